@@ -1,0 +1,39 @@
+//! `latentlab eval`: the test loss of a trained model, as JSON.
+
+use std::path::PathBuf;
+
+use super::backend::Backend;
+use super::{CliResult, files};
+use crate::inference;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory (written by `train`) or model file.
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: Backend,
+}
+
+pub fn run(args: EvalArgs) -> CliResult {
+    let device = args.backend.device()?;
+    let (spec, model) = files::load_model(&args.model, &device)?;
+    let data = files::load_mnist(&args.data)?;
+    let test_loss = pollster::block_on(inference::test_loss(
+        &model,
+        spec.train.loss,
+        &data.test,
+        &device,
+    ));
+    let out = serde_json::json!({
+        "model": args.model.display().to_string(),
+        "spec": spec.name,
+        "loss": spec.train.loss.name(),
+        "test_images": data.test.len(),
+        "test_loss": test_loss,
+    });
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! File I/O of the CLI: the MNIST directory, spec files and model directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::Serialize;
+
+use super::CliResult;
+use crate::data::{Mnist, mnist::FILE_NAMES};
+use crate::model::{Autoencoder, ModelSpec};
+use crate::render::Gray;
+use crate::store;
+
+/// Where `latentlab` looks for MNIST unless told otherwise (the setup script puts it there).
+pub const DEFAULT_DATA_DIR: &str = "data/mnist";
+pub const MODEL_FILE: &str = "model.bpk";
+pub const SPEC_FILE: &str = "spec.json";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const RECONSTRUCTIONS_FILE: &str = "reconstructions.png";
+
+fn read(path: &Path) -> CliResult<Vec<u8>> {
+    fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Finds `name` or `name.gz` in `dir`.
+fn idx_path(dir: &Path, name: &str) -> CliResult<PathBuf> {
+    let gz = dir.join(format!("{name}.gz"));
+    let raw = dir.join(name);
+    if gz.is_file() {
+        Ok(gz)
+    } else if raw.is_file() {
+        Ok(raw)
+    } else {
+        Err(format!(
+            "{} has no {name}(.gz); run `bash scripts/setup-data.sh` to fetch MNIST, or pass --data DIR",
+            dir.display()
+        ))
+    }
+}
+
+/// Loads the four IDX files of MNIST (or Fashion-MNIST) from `dir`.
+pub fn load_mnist(dir: &Path) -> CliResult<Mnist> {
+    let paths = FILE_NAMES.map(|name| idx_path(dir, name));
+    let mut bytes = Vec::new();
+    let mut names = Vec::new();
+    for path in paths {
+        let path = path?;
+        bytes.push(read(&path)?);
+        names.push(path.display().to_string());
+    }
+    let files: [(&str, &[u8]); 4] =
+        std::array::from_fn(|i| (names[i].as_str(), bytes[i].as_slice()));
+    Mnist::from_idx(files).map_err(|e| e.to_string())
+}
+
+pub fn read_spec(path: &Path) -> CliResult<ModelSpec> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec: ModelSpec = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a valid spec: {e}", path.display()))?;
+    spec.validate()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(spec)
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(value).expect("serialisable");
+    fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes the model file and its spec into `dir` (created if needed).
+pub fn save_model(dir: &Path, model: Autoencoder, spec: &ModelSpec) -> CliResult {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(MODEL_FILE);
+    fs::write(&path, store::save(model, spec)).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_json(&dir.join(SPEC_FILE), spec)
+}
+
+/// Loads a model directory (or a model file); the weights must fit `spec.json` when present.
+pub fn load_model(path: &Path, device: &Device) -> CliResult<(ModelSpec, Autoencoder)> {
+    let (file, spec_path) = if path.is_dir() {
+        (
+            path.join(MODEL_FILE),
+            Some(path.join(SPEC_FILE)).filter(|p| p.is_file()),
+        )
+    } else {
+        (path.to_path_buf(), None)
+    };
+    let bytes = read(&file)?;
+    let name = file.display().to_string();
+    let result = match spec_path {
+        Some(spec_path) => {
+            let spec = read_spec(&spec_path)?;
+            store::load_with_spec(&name, &bytes, &spec, device).map(|m| (spec, m))
+        }
+        None => store::load(&name, &bytes, device),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Encodes a gray image as PNG.
+pub fn write_png(path: &Path, image: &Gray) -> CliResult {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = fs::File::create(path).map_err(|e| err(&e))?;
+    let mut encoder = png::Encoder::new(
+        std::io::BufWriter::new(file),
+        image.width as u32,
+        image.height as u32,
+    );
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| err(&e))?;
+    writer.write_image_data(&image.pixels).map_err(|e| err(&e))
+}

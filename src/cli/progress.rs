@@ -1,0 +1,59 @@
+//! Terminal progress for training: a bar per epoch (batches, loss, images/s) and a summary line.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::training::{Control, EpochRecord, Hooks, Progress};
+
+/// Shows training progress in the terminal (or nothing when `quiet`).
+pub struct TerminalProgress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl TerminalProgress {
+    pub fn new(quiet: bool) -> Self {
+        Self { bar: None, quiet }
+    }
+
+    fn bar(&mut self, p: &Progress) -> &ProgressBar {
+        self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(p.batches as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30.cyan/blue}] {pos}/{len} batches  {msg}  eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("epoch {:>3}/{}", p.epoch, p.epochs));
+            bar
+        })
+    }
+}
+
+impl<M> Hooks<M> for TerminalProgress {
+    async fn on_progress(&mut self, p: &Progress) -> Control {
+        if !self.quiet {
+            let bar = self.bar(p);
+            bar.set_position(p.batch as u64);
+            bar.set_message(format!(
+                "loss {:.5}  {:>6.0} img/s",
+                p.train_loss, p.images_per_s
+            ));
+        }
+        Control::Continue
+    }
+
+    async fn on_epoch(&mut self, _model: &M, r: &EpochRecord) -> Control {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            eprintln!(
+                "epoch {:>3}  train {:.5}  val {:.5}  {:>6.1}s  {:>6.0} img/s",
+                r.epoch, r.train_loss, r.val_loss, r.seconds, r.train_images_per_s
+            );
+        }
+        Control::Continue
+    }
+}

@@ -1,0 +1,9 @@
+//! Data: IDX parsing, the MNIST dataset with its seeded splits, and batches as tensors.
+
+pub mod batch;
+pub mod idx;
+pub mod mnist;
+
+pub use batch::{BatchOrder, images_to_tensor};
+pub use idx::IdxError;
+pub use mnist::{DataError, Images, Mnist};

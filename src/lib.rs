@@ -1,0 +1,15 @@
+//! latentlab: convolutional autoencoders on MNIST, trained in the browser or natively.
+//!
+//! The library holds everything that runs on both sides (data, models, training, inference,
+//! model files); the native command line lives in [`cli`], the web app in `web` (wasm only).
+//! See ARCHITECTURE.md for the map.
+
+pub mod data;
+pub mod inference;
+pub mod model;
+pub mod render;
+pub mod store;
+pub mod training;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;

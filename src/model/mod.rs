@@ -1,0 +1,7 @@
+//! Models: the serialisable spec with its shape inference, and the burn modules built from it.
+
+pub mod autoencoder;
+pub mod spec;
+
+pub use autoencoder::{Autoencoder, Decoder, Encoder};
+pub use spec::{Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, Shapes, SpecError, TrainSpec};

@@ -1,0 +1,12 @@
+//! Training: the async engine (the study's Evolver), losses and objectives.
+
+pub mod engine;
+pub mod loss;
+pub mod objective;
+
+pub use engine::{
+    Control, EpochRecord, FitOutcome, FitSettings, Hooks, NoHooks, Objective, Progress, StopReason,
+    evaluate, fit, read_scalar,
+};
+pub use loss::reconstruction_loss;
+pub use objective::Reconstruction;
