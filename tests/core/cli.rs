@@ -1,0 +1,200 @@
+//! The `latentlab` binary end to end: train, eval, arch, bench, and its errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::{TempDir, data_dir};
+
+fn latentlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn train_small(out: &Path, backend: &str) -> serde_json::Value {
+    let data = data_dir();
+    let result = latentlab(&[
+        "train",
+        "--preset",
+        "basic",
+        "--epochs",
+        "1",
+        "--limit",
+        "1200",
+        "--quiet",
+        "--backend",
+        backend,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text(&result));
+    for file in [
+        "model.bpk",
+        "spec.json",
+        "metrics.json",
+        "reconstructions.png",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    let png = std::fs::read(out.join("reconstructions.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn train_then_eval_agree() {
+    let dir = TempDir::new();
+    let metrics = train_small(dir.path(), "flex");
+    assert_eq!(metrics["backend"], "flex");
+    assert_eq!(metrics["train_images"], 960);
+    assert_eq!(metrics["test_images"], 10000);
+    let test_loss = metrics["test_loss"].as_f64().unwrap();
+    assert!(test_loss > 0.0 && test_loss < 0.25, "{test_loss}");
+    assert!(metrics["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(metrics["epochs"].as_array().unwrap().len(), 1);
+
+    let data = data_dir();
+    let out = latentlab(&[
+        "eval",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (eval["test_loss"].as_f64().unwrap() - test_loss).abs() < 1e-6,
+        "{eval} vs {test_loss}"
+    );
+}
+
+/// wgpu must work here too: with Mesa's software Vulkan on a machine without a GPU.
+#[test]
+fn train_on_wgpu() {
+    let dir = TempDir::new();
+    let metrics = train_small(dir.path(), "wgpu");
+    assert_eq!(metrics["backend"], "wgpu");
+    assert!(metrics["test_loss"].as_f64().unwrap() < 0.25);
+}
+
+#[test]
+fn eval_rejects_weights_that_do_not_fit_the_spec() {
+    let dir = TempDir::new();
+    train_small(dir.path(), "flex");
+    let best = latentlab(&["arch", "--preset", "best", "--json"]);
+    std::fs::write(dir.path().join("spec.json"), &best.stdout).unwrap();
+    let out = latentlab(&[
+        "eval",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--data",
+        data_dir().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("different architecture"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn arch_prints_shapes_and_counts() {
+    let out = latentlab(&["arch", "--preset", "best"]);
+    let t = text(&out);
+    assert!(out.status.success());
+    for line in [
+        "6x29x29",
+        "17x10x10",
+        "flatten: 17x10x10 -> 1700",
+        "linear: 1700 -> 57",
+        "total 200654",
+    ] {
+        assert!(t.contains(line), "{line} in\n{t}");
+    }
+}
+
+#[test]
+fn bench_prints_one_json_line() {
+    let out = latentlab(&[
+        "bench",
+        "--preset",
+        "basic",
+        "--seconds",
+        "0.5",
+        "--data",
+        data_dir().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["preset"], "basic");
+    assert_eq!(line["backend"], "flex");
+    assert!(line["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(line["infer_images_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_data_and_bad_specs_are_clear_errors() {
+    let dir = TempDir::new();
+    // A directory whose training images are truncated.
+    let src = data_dir();
+    for name in [
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
+    }
+    let images = std::fs::read(src.join("train-images-idx3-ubyte.gz")).unwrap();
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte.gz"),
+        &images[..images.len() / 3],
+    )
+    .unwrap();
+    let out = latentlab(&[
+        "train",
+        "--epochs",
+        "1",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--out",
+        "/nonexistent",
+    ]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("train-images-idx3-ubyte.gz") && t.contains("gzip"),
+        "{t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+
+    let empty = TempDir::new();
+    let out = latentlab(&["train", "--data", empty.path().to_str().unwrap()]);
+    assert!(text(&out).contains("setup-data.sh"), "{}", text(&out));
+
+    let spec = dir.path().join("spec.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&latentlab(&["arch", "--json"]).stdout).unwrap();
+    json["arch"]["conv"][2]["kernel"] = 9.into();
+    json["arch"]["conv"][2]["padding"] = 0.into();
+    std::fs::write(&spec, json.to_string()).unwrap();
+    let out = latentlab(&["arch", "--spec", spec.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("conv layer 3") && text(&out).contains("does not fit"),
+        "{}",
+        text(&out)
+    );
+}

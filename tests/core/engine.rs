@@ -1,0 +1,257 @@
+//! The training engine on a small MNIST subset: loss falls, determinism, early stopping restores
+//! the best weights, a NaN loss stops training with the last good weights.
+
+use burn::module::Module;
+use burn::prelude::*;
+use latentlab::data::Images;
+use latentlab::model::{Autoencoder, ModelSpec};
+use latentlab::training::{
+    Control, EpochRecord, FitSettings, Hooks, NoHooks, Objective, Reconstruction, StopReason, fit,
+};
+
+use crate::common::mnist;
+
+fn subset(n: usize) -> (Images, Images) {
+    mnist().train.take(n).split(0.2, 1).unwrap()
+}
+
+fn weights(model: &Autoencoder) -> Vec<f32> {
+    let record = model.valid().encoder.linear[0].weight.val();
+    record.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn train(spec: &ModelSpec, epochs: usize, seed: u64, n: usize) -> (Autoencoder, Vec<EpochRecord>) {
+    let (train, val) = subset(n);
+    let device = Device::flex();
+    device.seed(seed);
+    let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+    let mut settings = FitSettings::from_spec(&spec.train, seed);
+    settings.epochs = epochs;
+    let mut objective = Reconstruction {
+        loss: spec.train.loss,
+    };
+    let out = pollster::block_on(fit(
+        model,
+        &mut objective,
+        &train,
+        &val,
+        &settings,
+        &device,
+        &mut NoHooks,
+    ));
+    assert_eq!(out.history.len(), epochs);
+    (out.model, out.history)
+}
+
+#[test]
+fn loss_falls_on_a_small_subset() {
+    let mut spec = ModelSpec::basic();
+    spec.train.batch_size = 64;
+    let (_, history) = train(&spec, 4, 3, 2000);
+    let first = &history[0];
+    let last = history.last().unwrap();
+    assert!(last.train_loss < first.train_loss * 0.9, "{history:?}");
+    assert!(last.val_loss < first.val_loss * 0.9, "{history:?}");
+    assert!(
+        history
+            .iter()
+            .all(|r| r.seconds > 0.0 && r.train_images_per_s > 0.0)
+    );
+}
+
+#[test]
+fn same_seed_same_run_other_seed_other_run() {
+    let mut spec = ModelSpec::best();
+    spec.train.batch_size = 100;
+    let (a, ha) = train(&spec, 1, 11, 600);
+    let (b, hb) = train(&spec, 1, 11, 600);
+    let (c, hc) = train(&spec, 1, 12, 600);
+    assert_eq!(ha[0].val_loss, hb[0].val_loss);
+    assert_eq!(weights(&a), weights(&b));
+    assert_ne!(ha[0].val_loss, hc[0].val_loss);
+    assert_ne!(weights(&a), weights(&c));
+}
+
+/// Validation losses follow a script (0.5, 0.3, 0.4, 0.45, ...), whatever the weights, so the
+/// best epoch is known: 2.
+struct ScriptedValidation {
+    inner: Reconstruction,
+    script: Vec<f32>,
+    epoch: usize,
+}
+
+impl Objective for ScriptedValidation {
+    type Model = Autoencoder;
+    fn loss(
+        &mut self,
+        m: &Autoencoder,
+        images: &Images,
+        idx: &[usize],
+        d: &Device,
+        training: bool,
+    ) -> Tensor<1> {
+        if training {
+            return self.inner.loss(m, images, idx, d, true);
+        }
+        // Validation visits the images in order: its first batch starts the next epoch.
+        if idx[0] == 0 {
+            self.epoch += 1;
+        }
+        Tensor::from_floats([self.script[self.epoch - 1]], d)
+    }
+}
+
+/// Records the weights each epoch was validated with.
+#[derive(Default)]
+struct Snapshots(Vec<Vec<f32>>);
+impl Hooks<Autoencoder> for Snapshots {
+    async fn on_epoch(&mut self, model: &Autoencoder, _r: &EpochRecord) -> Control {
+        self.0.push(weights(model));
+        Control::Continue
+    }
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    let (train, val) = subset(500);
+    let device = Device::flex();
+    device.seed(1);
+    let spec = ModelSpec::basic();
+    let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+    let mut settings = FitSettings::from_spec(&spec.train, 1);
+    settings.patience = Some(2);
+    settings.epochs = 10;
+    let mut objective = ScriptedValidation {
+        inner: Reconstruction {
+            loss: spec.train.loss,
+        },
+        script: vec![0.5, 0.3, 0.4, 0.45, 0.2, 0.1],
+        epoch: 0,
+    };
+    let mut snaps = Snapshots::default();
+    let out = pollster::block_on(fit(
+        model,
+        &mut objective,
+        &train,
+        &val,
+        &settings,
+        &device,
+        &mut snaps,
+    ));
+    assert_eq!(out.stop, StopReason::EarlyStopped { best_epoch: 2 });
+    assert_eq!(out.history.len(), 4, "epochs 3 and 4 did not improve on 2");
+    assert_eq!(out.model_epoch, 2);
+    assert!((out.val_loss().unwrap() - 0.3).abs() < 1e-6);
+    assert_eq!(weights(&out.model), snaps.0[1], "weights of epoch 2");
+    assert_ne!(snaps.0[1], snaps.0[3], "training went on after epoch 2");
+}
+
+/// Turns the loss into NaN from the `at`-th training batch on.
+struct Poisoned {
+    inner: Reconstruction,
+    at: usize,
+    calls: usize,
+}
+
+impl Objective for Poisoned {
+    type Model = Autoencoder;
+    fn loss(
+        &mut self,
+        m: &Autoencoder,
+        images: &Images,
+        idx: &[usize],
+        d: &Device,
+        training: bool,
+    ) -> Tensor<1> {
+        let loss = self.inner.loss(m, images, idx, d, training);
+        if training {
+            self.calls += 1;
+            if self.calls >= self.at {
+                return loss * f32::NAN;
+            }
+        }
+        loss
+    }
+}
+
+#[test]
+fn nan_loss_stops_with_a_clear_error_and_keeps_good_weights() {
+    let (train, val) = subset(1000);
+    let device = Device::flex();
+    device.seed(2);
+    let mut spec = ModelSpec::basic();
+    spec.train.batch_size = 100; // 8 batches per epoch
+    let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+    let mut settings = FitSettings::from_spec(&spec.train, 1);
+    settings.epochs = 5;
+    settings.read_every = 3;
+    let mut objective = Poisoned {
+        inner: Reconstruction {
+            loss: spec.train.loss,
+        },
+        at: 12,
+        calls: 0,
+    };
+    let out = pollster::block_on(fit(
+        model,
+        &mut objective,
+        &train,
+        &val,
+        &settings,
+        &device,
+        &mut NoHooks,
+    ));
+    // Batch 12 is batch 4 of epoch 2; the read after batch 6 sees it.
+    assert!(
+        matches!(
+            out.stop,
+            StopReason::Diverged {
+                epoch: 2,
+                batch: 6,
+                ..
+            }
+        ),
+        "{:?}",
+        out.stop
+    );
+    assert_eq!(out.model_epoch, 1);
+    let message = out.divergence().unwrap();
+    assert!(
+        message.contains("NaN") && message.contains("epoch 2"),
+        "{message}"
+    );
+    assert!(weights(&out.model).iter().all(|w| w.is_finite()));
+}
+
+/// Stops after the first progress report.
+struct StopEarly;
+impl Hooks<Autoencoder> for StopEarly {
+    async fn on_progress(&mut self, _p: &latentlab::training::Progress) -> Control {
+        Control::Stop
+    }
+}
+
+#[test]
+fn a_hook_can_cancel() {
+    let (train, val) = subset(1000);
+    let device = Device::flex();
+    let spec = ModelSpec::basic();
+    let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+    let mut settings = FitSettings::from_spec(&spec.train, 1);
+    settings.batch_size = 50;
+    settings.read_every = 2;
+    let mut objective = Reconstruction {
+        loss: spec.train.loss,
+    };
+    let out = pollster::block_on(fit(
+        model,
+        &mut objective,
+        &train,
+        &val,
+        &settings,
+        &device,
+        &mut StopEarly,
+    ));
+    assert_eq!(out.stop, StopReason::Cancelled);
+    assert!(out.history.is_empty());
+}

@@ -1,0 +1,8 @@
+//! Native integration tests of the core: data, models, the training engine, model files, CLI.
+//! One test binary (linking burn once), one module per concern.
+
+mod cli;
+mod common;
+mod engine;
+mod model;
+mod store;
