@@ -7,6 +7,7 @@ mod bench;
 mod eval;
 pub mod files;
 mod progress;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a spec's layer shapes and parameter counts.
     Arch(arch::ArchArgs),
+    /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line; errors are printed, not panicked.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Arch(args) => arch::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! Models: the serialisable spec with its shape inference, and the burn modules built from it.
 
 pub mod autoencoder;
+pub mod form;
 pub mod spec;
 
 pub use autoencoder::{Autoencoder, Decoder, Encoder};
+pub use form::SpecForm;
 pub use spec::{Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, Shapes, SpecError, TrainSpec};

@@ -1,9 +1,11 @@
 //! Training: the async engine (the study's Evolver), losses and objectives.
 
+pub mod bench;
 pub mod engine;
 pub mod loss;
 pub mod objective;
 
+pub use bench::{Throughput, train_throughput};
 pub use engine::{
     Control, EpochRecord, FitOutcome, FitSettings, Hooks, NoHooks, Objective, Progress, StopReason,
     evaluate, fit, read_scalar,
