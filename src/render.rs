@@ -34,6 +34,24 @@ pub fn grid(images: &[&[f32]], cols: usize, scale: usize, gap: usize) -> Gray {
     }
 }
 
+/// Adds ink along the segment from `a` to `b` (28x28 coordinates) with a soft round brush about
+/// three pixels wide, like MNIST's strokes.
+pub fn stroke(image: &mut [f32], a: (f32, f32), b: (f32, f32)) {
+    let steps = (((b.0 - a.0).hypot(b.1 - a.1)) / 0.25).ceil().max(1.0) as usize;
+    for s in 0..=steps {
+        let t = s as f32 / steps as f32;
+        let (cx, cy) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+        for y in (cy - 2.0).floor().max(0.0) as usize..=((cy + 2.0).ceil() as usize).min(27) {
+            for x in (cx - 2.0).floor().max(0.0) as usize..=((cx + 2.0).ceil() as usize).min(27) {
+                let d = (x as f32 + 0.5 - cx).hypot(y as f32 + 0.5 - cy);
+                let ink = (1.6 - d).clamp(0.0, 1.0);
+                let p = &mut image[y * 28 + x];
+                *p = p.max(ink);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +77,18 @@ mod tests {
             128,
             "empty fourth cell"
         );
+    }
+
+    #[test]
+    fn a_stroke_inks_a_line_about_three_pixels_wide() {
+        let mut img = vec![0.0f32; 784];
+        stroke(&mut img, (4.5, 14.5), (23.5, 14.5));
+        assert_eq!(img[14 * 28 + 10], 1.0);
+        assert!(img[13 * 28 + 10] > 0.5 && img[15 * 28 + 10] > 0.5);
+        assert_eq!(img[11 * 28 + 10], 0.0);
+        assert_eq!(img[14 * 28 + 27], 0.0);
+        // Strokes near the border stay inside the image.
+        stroke(&mut img, (-3.0, -3.0), (40.0, 40.0));
+        assert!(img.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 }

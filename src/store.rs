@@ -5,7 +5,7 @@
 //! as JSON, so the single file is enough to rebuild the net. The CLI writes the spec beside it as
 //! `spec.json` too, for people to read.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -44,6 +44,53 @@ pub fn save(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
         .into_bytes()
         .expect("writing in memory")
         .to_vec()
+}
+
+/// [`save`] for a model on any device, WebGPU included: WebGPU has no synchronous reads, so the
+/// weights are first read back asynchronously into a CPU (flex) copy, which `save` then writes.
+pub async fn save_async(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
+    save(to_cpu(model).await, spec)
+}
+
+/// A copy of `model` whose weights live on the CPU (flex), read back without blocking.
+pub async fn to_cpu(model: Autoencoder) -> Autoencoder {
+    /// Every float weight, flattened, in the module's traversal order.
+    struct Collect(Vec<Tensor<1>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let n = value.shape().num_elements();
+            self.0.push(value.reshape([n]));
+        }
+    }
+    /// Puts the read-back values in place, in the same traversal order.
+    struct Replace {
+        values: std::vec::IntoIter<TensorData>,
+        device: Device,
+    }
+    impl ModuleMapper for Replace {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let dims = param.val().dims();
+            let data = self.values.next().expect("one value per weight");
+            let value = Tensor::<1>::from_data(data, &self.device).reshape(dims);
+            Param::initialized(param.id, value)
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    model.visit(&mut collect);
+    let mut values = Vec::with_capacity(collect.0.len());
+    for tensor in collect.0 {
+        values.push(
+            tensor
+                .into_data_async()
+                .await
+                .expect("reading weights back from the device"),
+        );
+    }
+    model.map(&mut Replace {
+        values: values.into_iter(),
+        device: Device::flex(),
+    })
 }
 
 /// Reads the spec stored in a model file.

@@ -5,7 +5,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
-use super::idx::{self, IdxError};
+use super::idx::{self, IMAGE_MAGIC, IdxError, LABEL_MAGIC, maybe_gunzip};
 
 /// Pixels per image (28x28).
 pub const PIXELS: usize = 28 * 28;
@@ -150,6 +150,11 @@ pub struct Mnist {
     pub test: Images,
 }
 
+/// A (name, bytes) pair as [`Mnist::from_idx`] takes it.
+fn file(f: &(u32, String, Vec<u8>)) -> (&str, &[u8]) {
+    (f.1.as_str(), f.2.as_slice())
+}
+
 impl Mnist {
     /// Builds the dataset from the four IDX files, each given as (name, bytes), in the order of
     /// [`FILE_NAMES`].
@@ -158,6 +163,53 @@ impl Mnist {
             train: Images::from_idx(files[0], files[1])?,
             test: Images::from_idx(files[2], files[3])?,
         })
+    }
+
+    /// Builds the dataset from four files in any order and under any names (files a person picked
+    /// or dropped), recognised by content: magic number says images or labels, and the larger
+    /// image and label files are the training set. Each file may be gzip or raw.
+    pub fn from_unordered(files: Vec<(String, Vec<u8>)>) -> Result<Self, String> {
+        if files.len() != 4 {
+            return Err(format!(
+                "pick the four MNIST files (train/test images and labels); got {} file(s)",
+                files.len()
+            ));
+        }
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        for (name, bytes) in files {
+            let raw = maybe_gunzip(&name, &bytes).map_err(|e| e.to_string())?;
+            let word = |at: usize| {
+                raw.get(at..at + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            let count = word(4).unwrap_or(0);
+            match word(0) {
+                Some(IMAGE_MAGIC) => images.push((count, name, raw)),
+                Some(LABEL_MAGIC) => labels.push((count, name, raw)),
+                _ => {
+                    return Err(format!(
+                        "{name}: not an IDX image or label file (wrong magic number)"
+                    ));
+                }
+            }
+        }
+        if images.len() != 2 || labels.len() != 2 {
+            return Err(format!(
+                "need two image files and two label files; got {} image and {} label file(s)",
+                images.len(),
+                labels.len()
+            ));
+        }
+        images.sort_by_key(|f| std::cmp::Reverse(f.0));
+        labels.sort_by_key(|f| std::cmp::Reverse(f.0));
+        Self::from_idx([
+            file(&images[0]),
+            file(&labels[0]),
+            file(&images[1]),
+            file(&labels[1]),
+        ])
+        .map_err(|e| e.to_string())
     }
 
     /// The seeded 80/20 train/validation split of the training set used throughout the study.
@@ -233,5 +285,29 @@ mod tests {
             msg.contains("imgs") && msg.contains("labs") && msg.contains('3'),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn picked_files_are_recognised_by_content_in_any_order() {
+        let train_images = idx::encode_images(&vec![1; 5 * PIXELS]);
+        let train_labels = idx::encode_labels(&[0, 1, 2, 3, 4]);
+        let test_images = idx::encode_images(&vec![2; 2 * PIXELS]);
+        let test_labels = idx::encode_labels(&[7, 8]);
+        let files = vec![
+            ("d".to_string(), test_labels),
+            ("a".to_string(), train_images),
+            ("c".to_string(), test_images.clone()),
+            ("b".to_string(), train_labels),
+        ];
+        let mnist = Mnist::from_unordered(files).unwrap();
+        assert_eq!((mnist.train.len(), mnist.test.len()), (5, 2));
+        assert_eq!(mnist.test.labels(), &[7, 8]);
+        assert_eq!(mnist.test.image(0)[0], 2);
+
+        let err = Mnist::from_unordered(vec![("x".into(), test_images)]).unwrap_err();
+        assert!(err.contains("four"), "{err}");
+        let junk = vec![("junk.txt".to_string(), b"hello world, not idx".to_vec()); 4];
+        let err = Mnist::from_unordered(junk).unwrap_err();
+        assert!(err.contains("junk.txt") && err.contains("magic"), "{err}");
     }
 }

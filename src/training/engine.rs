@@ -65,7 +65,7 @@ pub enum Control {
 }
 
 /// Where an epoch stands, reported every `read_every` batches.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// 1-based epoch.
     pub epoch: usize,
@@ -119,7 +119,7 @@ pub struct NoHooks;
 impl<M> Hooks<M> for NoHooks {}
 
 /// Why training ended.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum StopReason {
     /// Every epoch ran.

@@ -28,6 +28,27 @@ fn round_trip_gives_identical_outputs() {
     }
 }
 
+/// The path the page takes on WebGPU (weights read back asynchronously into a CPU copy) writes
+/// the same file as the direct one, and the copy computes the same outputs.
+#[test]
+fn saving_through_a_cpu_copy_writes_the_same_file() {
+    let device = Device::flex();
+    device.seed(3);
+    let spec = ModelSpec::best();
+    let model = Autoencoder::new(&spec.arch, &device).unwrap();
+    let x = images_to_tensor(&mnist().test, &[5, 6], &device);
+    let direct = model
+        .forward(x.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let copy = pollster::block_on(store::to_cpu(model.clone()));
+    let copied = copy.forward(x).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(direct, copied);
+    let via_copy = pollster::block_on(store::save_async(model.clone(), &spec));
+    assert_eq!(via_copy, store::save(model, &spec));
+}
+
 #[test]
 fn weights_for_another_architecture_are_rejected() {
     let device = Device::flex();

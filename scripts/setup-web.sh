@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing the web app needs, idempotently:
+#  - the wasm32 Rust target, and wasm-bindgen-cli at the exact version Cargo.lock pins (built from
+#    crates.io: prebuilt downloads are not reachable here)
+#  - Debian's chromium, driven headless by playwright-core for the end-to-end tests
+#  - the npm packages in package.json (playwright-core; TensorFlow.js for the browser benchmark)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  echo "setup-web: installing wasm-bindgen-cli $want (a few minutes)"
+  cargo install wasm-bindgen-cli --version "=$want" --force
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup-web: installing chromium"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ ! -d node_modules/playwright-core ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

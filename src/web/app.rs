@@ -1,0 +1,74 @@
+//! The page: header with the backend in use, errors, data, then the train, draw and models views.
+
+use leptos::prelude::*;
+
+use super::components::{data::DataPanel, draw::DrawView, models::ModelsView, train::TrainView};
+use super::link;
+use super::protocol::{BackendKind, Request};
+use super::state::{AppState, RunState};
+
+#[component]
+fn BackendBadge() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let status = move || state.backend.get();
+    let idle = move || state.run.get() == RunState::Idle;
+    view! {
+        <div class="backend" id="backend">
+            <span class="badge" id="backend-active">{move || status().map_or("starting…".to_string(), |s| s.active.label().to_string())}</span>
+            <span class="reason" id="backend-reason">{move || status().map(|s| s.reason).unwrap_or_default()}</span>
+            <button id="use-cpu"
+                prop:disabled=move || !idle() || status().is_none_or(|s| s.active == BackendKind::Cpu)
+                on:click=move |_| link::send(Request::UseBackend { kind: BackendKind::Cpu })>"Use CPU"</button>
+            <button id="use-webgpu"
+                prop:disabled=move || !idle() || status().is_none_or(|s| !s.webgpu_available || s.active == BackendKind::WebGpu)
+                on:click=move |_| link::send(Request::UseBackend { kind: BackendKind::WebGpu })>"Use WebGPU"</button>
+        </div>
+    }
+}
+
+#[component]
+fn Errors() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <div class="errors" id="errors" role="alert" class:hidden=move || state.errors.with(Vec::is_empty)>
+            <ul>{move || state.errors.get().into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+            <button on:click=move |_| state.errors.set(Vec::new())>"Dismiss"</button>
+        </div>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    if let Err(e) = link::spawn(
+        move |response| state.apply(response),
+        move |e| state.error(e),
+    ) {
+        state.error(e);
+    }
+    // Once the worker is up, it loads the data the server offers.
+    Effect::new(move |_| {
+        if state.worker_ready.get() {
+            link::send(Request::LoadServedData {
+                base: "data/mnist".into(),
+            });
+        }
+    });
+    view! {
+        <header>
+            <div class="brand">
+                <h1>"latentlab"</h1>
+                <span class="tagline">"convolutional autoencoders on MNIST, trained in your browser"</span>
+            </div>
+            <BackendBadge />
+        </header>
+        <Errors />
+        <DataPanel />
+        <main>
+            <TrainView />
+            <DrawView />
+            <ModelsView />
+        </main>
+    }
+}

@@ -1,0 +1,93 @@
+//! The live loss chart: training and validation loss per epoch, plus the running loss of the
+//! epoch in progress.
+
+use leptos::prelude::*;
+
+use crate::training::{EpochRecord, Progress};
+
+const W: f64 = 460.0;
+const H: f64 = 220.0;
+const PAD_L: f64 = 56.0;
+const PAD_R: f64 = 12.0;
+const PAD_T: f64 = 12.0;
+const PAD_B: f64 = 30.0;
+
+fn points(values: &[(f64, f64)], x_max: f64, lo: f64, hi: f64) -> String {
+    values
+        .iter()
+        .map(|&(x, y)| {
+            let px = PAD_L + (x / x_max) * (W - PAD_L - PAD_R);
+            let py = PAD_T + (1.0 - (y - lo) / (hi - lo)) * (H - PAD_T - PAD_B);
+            format!("{px:.1},{py:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[component]
+pub fn LossChart(
+    history: RwSignal<Vec<EpochRecord>>,
+    progress: RwSignal<Option<Progress>>,
+) -> impl IntoView {
+    let geometry = Memo::new(move |_| {
+        let history = history.get();
+        let progress = progress.get();
+        let mut train: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.epoch as f64, r.train_loss))
+            .collect();
+        let val: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.epoch as f64, r.val_loss))
+            .collect();
+        // The epoch in progress: its running training loss, at its fraction of the epoch.
+        if let Some(p) = progress.filter(|p| p.batch < p.batches || history.len() < p.epoch) {
+            train.push((
+                p.epoch as f64 - 1.0 + p.batch as f64 / p.batches as f64,
+                p.train_loss,
+            ));
+        }
+        let all = train
+            .iter()
+            .chain(&val)
+            .map(|p| p.1)
+            .filter(|v| v.is_finite());
+        let (mut lo, mut hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if lo > hi {
+            (lo, hi) = (0.0, 1.0);
+        }
+        let margin = ((hi - lo) * 0.08).max(1e-4);
+        let (lo, hi) = ((lo - margin).max(0.0), hi + margin);
+        let x_max = train.iter().map(|p| p.0).fold(1.0, f64::max).ceil();
+        (
+            points(&train, x_max, lo, hi),
+            points(&val, x_max, lo, hi),
+            lo,
+            hi,
+            x_max,
+        )
+    });
+    let y_label = move |frac: f64| {
+        let (_, _, lo, hi, _) = geometry.get();
+        format!("{:.4}", lo + (hi - lo) * frac)
+    };
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label="training and validation loss per epoch" id="loss-chart"
+            data-val=move || history.with(|h| h.iter().map(|r| format!("{:.6}", r.val_loss)).collect::<Vec<_>>().join(","))
+            data-train=move || history.with(|h| h.iter().map(|r| format!("{:.6}", r.train_loss)).collect::<Vec<_>>().join(","))>
+            <rect x=PAD_L y=PAD_T width=W - PAD_L - PAD_R height=H - PAD_T - PAD_B class="plot"></rect>
+            {[0.0, 0.5, 1.0].into_iter().map(|f| {
+                let y = PAD_T + (1.0 - f) * (H - PAD_T - PAD_B);
+                view! {
+                    <line x1=PAD_L x2=W - PAD_R y1=y y2=y class="grid"></line>
+                    <text x=PAD_L - 6.0 y=y + 4.0 class="tick" text-anchor="end">{move || y_label(f)}</text>
+                }
+            }).collect_view()}
+            <text x=PAD_L y=H - 8.0 class="tick">"epoch 0"</text>
+            <text x=W - PAD_R y=H - 8.0 class="tick" text-anchor="end">{move || format!("epoch {}", geometry.get().4)}</text>
+            <polyline class="train" points=move || geometry.get().0></polyline>
+            <polyline class="val" points=move || geometry.get().1></polyline>
+        </svg>
+        <div class="legend"><span class="swatch train"></span>"training" <span class="swatch val"></span>"validation"</div>
+    }
+}

@@ -1,0 +1,9 @@
+//! The page's components, one concern each; state lives in [`AppState`](super::state::AppState).
+
+pub mod canvas;
+pub mod chart;
+pub mod data;
+pub mod draw;
+pub mod models;
+pub mod spec_editor;
+pub mod train;

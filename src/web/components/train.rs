@@ -1,0 +1,125 @@
+//! The train view: spec, controls, progress, the loss chart and live reconstructions.
+
+use leptos::prelude::*;
+
+use super::canvas::Digits;
+use super::chart::LossChart;
+use super::spec_editor::SpecEditor;
+use crate::model::{ModelSpec, SpecForm};
+use crate::web::link::send;
+use crate::web::protocol::Request;
+use crate::web::state::{AppState, DataState, RunState};
+
+#[component]
+pub fn TrainView() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let form = RwSignal::new(SpecForm::from(&ModelSpec::basic()));
+    let images = RwSignal::new(String::from("60000"));
+    let running = Signal::derive(move || state.run.get() != RunState::Idle);
+    let data_ready = Signal::derive(move || matches!(state.data.get(), DataState::Ready { .. }));
+    let can_start = Signal::derive(move || {
+        data_ready.get() && !running.get() && form.with(|f| f.parse().is_ok())
+    });
+
+    let start = move |_| {
+        let Ok(spec) = form.with_untracked(SpecForm::parse) else {
+            return;
+        };
+        let limit = images
+            .get_untracked()
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n < 60000);
+        state.history.set(Vec::new());
+        send(Request::Train {
+            spec,
+            seed: 42,
+            limit,
+        });
+    };
+    let bench = move |_| {
+        if let Ok(spec) = form.with_untracked(SpecForm::parse) {
+            state.bench.set(Some("measuring for 10 s…".into()));
+            send(Request::Bench {
+                spec,
+                seconds: 10.0,
+            });
+        }
+    };
+
+    let status = move || match (state.run.get(), state.progress.get()) {
+        (RunState::Idle, _) => state.last_result.get().unwrap_or_else(|| "ready".into()),
+        (run, Some(p)) => format!(
+            "{}epoch {}/{} · batch {}/{} · loss {:.4} · {:.0} images/s",
+            if run == RunState::Paused {
+                "paused · "
+            } else {
+                ""
+            },
+            p.epoch,
+            p.epochs,
+            p.batch,
+            p.batches,
+            p.train_loss,
+            p.images_per_s
+        ),
+        (_, None) => "starting…".into(),
+    };
+    let fraction = move || {
+        state.progress.get().map_or(0.0, |p| {
+            ((p.epoch - 1) as f64 + p.batch as f64 / p.batches as f64) / p.epochs as f64
+        })
+    };
+    let epoch_fraction = move || {
+        state
+            .progress
+            .get()
+            .map_or(0.0, |p| p.batch as f64 / p.batches as f64)
+    };
+
+    view! {
+        <section class="card train" id="train-view">
+            <h2>"Train an autoencoder"</h2>
+            <SpecEditor form=form disabled=running />
+            <div class="row controls">
+                <label class="field small" title="train on the first N of the 60,000 training images (80% train, 20% validation)">
+                    <span>"training images"</span>
+                    <input id="train-images" type="text" prop:value=move || images.get() on:input=move |ev| images.set(event_target_value(&ev)) />
+                </label>
+                <button id="start" class="primary" prop:disabled=move || !can_start.get() on:click=start>"Start"</button>
+                <button id="pause" prop:disabled=move || state.run.get() != RunState::Running on:click=move |_| send(Request::Pause)>"Pause"</button>
+                <button id="resume" prop:disabled=move || state.run.get() != RunState::Paused on:click=move |_| send(Request::Resume)>"Resume"</button>
+                <button
+                    id="stop"
+                    prop:disabled=move || !running.get()
+                    on:click=move |_| {
+                        state.run.set(RunState::Stopping);
+                        send(Request::Stop);
+                    }
+                >"Stop"</button>
+                <button id="bench" prop:disabled=move || !data_ready.get() || running.get() on:click=bench title="time training of this spec for 10 s on the active backend">"Benchmark"</button>
+            </div>
+            <div class="progress" role="progressbar" aria-label="training progress">
+                <div class="bar" style:width=move || format!("{:.1}%", fraction() * 100.0)></div>
+            </div>
+            <div class="progress thin" aria-label="epoch progress">
+                <div class="bar" style:width=move || format!("{:.1}%", epoch_fraction() * 100.0)></div>
+            </div>
+            <p class="status" id="train-status" role="status">{status}</p>
+            <p class="status" id="bench-result">{move || state.bench.get().unwrap_or_default()}</p>
+            <div class="split">
+                <div>
+                    <h3>"Loss per epoch"</h3>
+                    <LossChart history=state.history progress=state.progress />
+                </div>
+                <div>
+                    <h3>"Test digits and their reconstructions"</h3>
+                    <Digits id="recon-originals" label="test digits" pixels=Signal::derive(move || state.recon.get().originals) cols=10 scale=2 />
+                    <Digits id="recon-output" label="reconstructions" pixels=Signal::derive(move || state.recon.get().reconstructions) cols=10 scale=2 />
+                    <p class="hint">"Reconstructions refresh after every epoch."</p>
+                </div>
+            </div>
+        </section>
+    }
+}

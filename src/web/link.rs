@@ -1,0 +1,58 @@
+//! The page's end of the worker: spawning it, sending requests, routing responses to the state.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+
+use super::protocol::{Request, Response};
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// Starts `worker.js` (which loads this same wasm module) and routes its messages to `on_response`.
+pub fn spawn(
+    on_response: impl Fn(Response) + 'static,
+    on_error: impl Fn(String) + 'static,
+) -> Result<(), String> {
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    let worker = Worker::new_with_options("./worker.js", &options)
+        .map_err(|e| format!("cannot start the worker: {e:?}"))?;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        match serde_wasm_bindgen::from_value::<Response>(event.data()) {
+            Ok(response) => on_response(response),
+            Err(e) => web_sys::console::error_1(&format!("unreadable worker message: {e}").into()),
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_fail =
+        Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |event: web_sys::ErrorEvent| {
+            on_error(format!(
+                "the worker failed: {} ({}:{})",
+                event.message(),
+                event.filename(),
+                event.lineno()
+            ));
+        });
+    worker.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
+    on_fail.forget();
+    WORKER.with(|w| *w.borrow_mut() = Some(worker));
+    Ok(())
+}
+
+/// Sends a request to the worker (dropped if the worker is not running).
+pub fn send(request: Request) {
+    let serializer = serde_wasm_bindgen::Serializer::new();
+    let Ok(value) = serde::Serialize::serialize(&request, &serializer) else {
+        return web_sys::console::error_1(&"cannot serialise a request".into());
+    };
+    WORKER.with(|w| {
+        if let Some(worker) = w.borrow().as_ref() {
+            let _ = worker.post_message(&value);
+        }
+    });
+}
