@@ -51,6 +51,8 @@ pub struct AppState {
     pub worker_ready: RwSignal<bool>,
     pub backend: RwSignal<Option<BackendStatus>>,
     pub data: RwSignal<DataState>,
+    /// Sizes of the data the worker holds, once some has loaded.
+    pub loaded: RwSignal<Option<(usize, usize)>>,
     /// Test digits (u8, 784 each) and their labels, for "random test digit".
     pub samples: RwSignal<(Vec<u8>, Vec<u8>)>,
     pub run: RwSignal<RunState>,
@@ -76,6 +78,7 @@ impl AppState {
             worker_ready: RwSignal::new(false),
             backend: RwSignal::new(None),
             data: RwSignal::new(DataState::Waiting),
+            loaded: RwSignal::new(None),
             samples: RwSignal::new((Vec::new(), Vec::new())),
             run: RwSignal::new(RunState::Idle),
             run_spec: RwSignal::new(None),
@@ -122,10 +125,15 @@ impl AppState {
                 labels,
             } => {
                 self.samples.set((samples.into_vec(), labels.into_vec()));
+                self.loaded.set(Some((train, test)));
                 self.data.set(DataState::Ready { train, test });
             }
             Response::DataError { message } => {
-                self.data.set(DataState::Failed(message.clone()));
+                // Bad files lose nothing: data loaded before stays in use.
+                match self.loaded.get_untracked() {
+                    Some((train, test)) => self.data.set(DataState::Ready { train, test }),
+                    None => self.data.set(DataState::Failed(message.clone())),
+                }
                 self.error(message);
             }
             Response::Started {

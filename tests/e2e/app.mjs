@@ -7,8 +7,8 @@
 // It serves the built app (`latentlab serve`), trains `basic` briefly, checks that the loss falls
 // and reconstructions are drawn, draws on the canvas, applies salt-and-pepper noise, saves and
 // reloads a model, and leaves screenshots in out/e2e/.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -96,6 +96,17 @@ try {
   await page.fill('#spec-name', `e2e-${mode}`);
   const trainStart = Date.now();
   await page.click('#start');
+  if (mode === 'cpu') {
+    // Pause as soon as the run is going: the worker stops at its next progress report.
+    await page.waitForSelector('#pause:not([disabled])');
+    await page.click('#pause');
+    await page.waitForFunction(() => /^paused/.test(document.querySelector('#train-status').textContent));
+    const pausedAt = await page.textContent('#train-status');
+    await page.waitForTimeout(1500);
+    assert.equal(await page.textContent('#train-status'), pausedAt, 'nothing moves while paused');
+    await page.click('#resume');
+    step(`paused and resumed at: ${pausedAt}`);
+  }
   await page.waitForFunction(() => /images\/s/.test(document.querySelector('#train-status').textContent), null, { timeout: 60_000 });
   step(`progress: ${await page.textContent('#train-status')}`);
   await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 240_000 });
@@ -118,6 +129,41 @@ try {
 
   // ---- the model was saved ------------------------------------------------------------------
   await page.waitForFunction((name) => document.querySelector('#model-list')?.textContent.includes(name), `e2e-${mode}`);
+
+  if (mode === 'cpu') {
+    // ---- models move between the page and the CLI ------------------------------------------
+    const pageLoss = Number(/test mse ([\d.]+)/.exec(await page.textContent('#train-status'))[1]);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-list li .download')]);
+    const downloaded = join(shots, 'from-page.bpk');
+    await download.saveAs(downloaded);
+    const evaluated = spawnSync(join(targetDir, 'release', 'latentlab'), ['eval', '--model', downloaded], { encoding: 'utf8' });
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const cliLoss = JSON.parse(evaluated.stdout).test_loss;
+    step(`the page's model evaluated by the CLI: test mse ${cliLoss.toFixed(5)} (page said ${pageLoss})`);
+    assert.ok(Math.abs(cliLoss - pageLoss) < 1e-3, 'the CLI reads the page model and agrees on its loss');
+
+    const native = join(shots, 'native');
+    const trained = spawnSync(join(targetDir, 'release', 'latentlab'),
+      ['train', '--preset', 'basic', '--epochs', '1', '--limit', '3000', '--quiet', '--out', native], { encoding: 'utf8' });
+    assert.equal(trained.status, 0, trained.stderr);
+    await page.setInputFiles('#upload-model', join(native, 'model.bpk'));
+    await page.waitForFunction(() => /Model in use: model\b/.test(document.querySelector('#draw-view').textContent));
+    step('a model trained by the CLI loads in the page');
+
+    // ---- bad files are clear errors and lose nothing -----------------------------------------
+    const junk = join(shots, 'junk.bpk');
+    writeFileSync(junk, 'this is not a model');
+    await page.setInputFiles('#upload-model', junk);
+    await page.waitForFunction(() => /not a latentlab model/.test(document.querySelector('#errors').textContent));
+    const bad = ['a', 'b', 'c', 'd'].map((n) => ({ name: `${n}.idx`, mimeType: 'application/octet-stream', buffer: Buffer.from('not an idx file') }));
+    await page.setInputFiles('#data-files', bad);
+    await page.waitForFunction(() => /\.idx: not an IDX/.test(document.querySelector('#errors').textContent));
+    assert.match(await page.textContent('#data-status'), /^MNIST ready/, 'the data loaded before stays');
+    step(`bad files: ${(await page.textContent('#errors ul')).slice(0, 160)}`);
+    await page.click('#errors button');
+    await page.click('#model-list li:has-text("e2e-cpu") .use');
+    await page.waitForFunction(() => /Model in use: e2e-cpu/.test(document.querySelector('#draw-view').textContent));
+  }
 
   // ---- draw, corrupt, reconstruct -----------------------------------------------------------
   const pad = await page.locator('#draw-canvas');
@@ -157,7 +203,7 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px)`);
 
-  const unexpected = consoleErrors.filter((e) => !/favicon/.test(e));
+  const unexpected = consoleErrors.filter((e) => !/favicon|not a latentlab model|magic number/.test(e));
   assert.deepEqual(unexpected, [], 'no errors in the console');
   step('passed');
 } catch (e) {

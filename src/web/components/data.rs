@@ -10,10 +10,14 @@ use crate::web::link::send;
 use crate::web::protocol::{NamedFile, Request};
 use crate::web::state::{AppState, DataState};
 
-async fn read_files(state: AppState, files: web_sys::FileList) {
+/// The files of a FileList, taken at once: the list is live and empties when the input is reset.
+fn take_files(list: &web_sys::FileList) -> Vec<web_sys::File> {
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+async fn read_files(state: AppState, files: Vec<web_sys::File>) {
     let mut named = Vec::new();
-    for i in 0..files.length() {
-        let Some(file) = files.get(i) else { continue };
+    for file in files {
         match JsFuture::from(file.array_buffer()).await {
             Ok(buffer) => named.push(NamedFile {
                 name: file.name(),
@@ -36,7 +40,7 @@ pub fn DataPanel() -> impl IntoView {
     let on_files = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         if let Some(files) = input.files() {
-            spawn_local(read_files(state, files));
+            spawn_local(read_files(state, take_files(&files)));
         }
         input.set_value("");
     };
@@ -64,11 +68,23 @@ pub fn DataPanel() -> impl IntoView {
         DataState::Ready { .. } => 1.0,
         _ => 0.0,
     };
+    // Files can also be dropped anywhere on the panel.
+    let dragging = RwSignal::new(false);
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if let Some(files) = ev.data_transfer().and_then(|d| d.files()) {
+            spawn_local(read_files(state, take_files(&files)));
+        }
+    };
     view! {
-        <div class="data" id="data-panel">
+        <div class="data" id="data-panel" class:dragging=move || dragging.get()
+            on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop>
             <span id="data-status" role="status">{text}</span>
             <div class="progress thin"><div class="bar" style:width=move || format!("{:.0}%", fraction() * 100.0)></div></div>
-            <label class="upload" title="the four IDX files of MNIST or Fashion-MNIST, gzip or raw">"Use your own IDX files "
+            <label class="upload" title="the four IDX files of MNIST or Fashion-MNIST, gzip or raw">"Use your own IDX files (pick or drop the four) "
                 <input id="data-files" type="file" multiple=true on:change=on_files />
             </label>
         </div>
