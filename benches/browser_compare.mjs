@@ -126,7 +126,7 @@ try {
           images += 256;
         }
         const elapsed = (performance.now() - start) / 1000;
-        const threads = name === 'wasm' ? tf.wasm.getThreadsCount?.() ?? 1 : 1;
+        const threads = name === 'wasm' ? tf.wasm.getThreadsCount?.() ?? 1 : undefined;
         return { imagesPerS: images / elapsed, threads };
       } catch (e) {
         return { error: String(e).slice(0, 200) };

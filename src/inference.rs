@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use crate::data::{Images, mnist::PIXELS};
+use crate::data::{Images, NoiseStack, mnist::PIXELS};
 use crate::model::{Autoencoder, LossKind};
 use crate::training::{Reconstruction, evaluate};
 
@@ -55,5 +55,18 @@ pub async fn test_loss(
     images: &Images,
     device: &Device,
 ) -> f64 {
-    evaluate(&mut Reconstruction { loss }, model, images, 500, device).await
+    evaluate(&mut Reconstruction::plain(loss), model, images, 500, device).await
+}
+
+/// Mean loss of reconstructing `images` from copies corrupted by `noise` (seeded, so repeatable):
+/// how well the model denoises.
+pub async fn noisy_test_loss(
+    model: &Autoencoder,
+    loss: LossKind,
+    noise: &NoiseStack,
+    images: &Images,
+    device: &Device,
+) -> f64 {
+    let mut objective = Reconstruction::plain(loss).with_noise(noise.clone(), 0);
+    evaluate(&mut objective, model, images, 500, device).await
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::backend::Backend;
 use super::{CliResult, files};
+use crate::data::NoiseStack;
 use crate::inference;
 
 #[derive(clap::Args, Debug)]
@@ -15,15 +16,20 @@ pub struct EvalArgs {
     data: PathBuf,
     #[arg(long, value_enum, default_value = "flex")]
     backend: Backend,
+    /// Corrupt the test inputs (targets stay clean), e.g. "snp:0.1": the denoising loss.
+    #[arg(long)]
+    noise: Option<NoiseStack>,
 }
 
 pub fn run(args: EvalArgs) -> CliResult {
     let device = args.backend.device()?;
     let (spec, model) = files::load_model(&args.model, &device)?;
     let data = files::load_mnist(&args.data)?;
-    let test_loss = pollster::block_on(inference::test_loss(
+    let noise = args.noise.unwrap_or_default();
+    let test_loss = pollster::block_on(inference::noisy_test_loss(
         &model,
         spec.train.loss,
+        &noise,
         &data.test,
         &device,
     ));
@@ -32,6 +38,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         "spec": spec.name,
         "loss": spec.train.loss.name(),
         "test_images": data.test.len(),
+        "noise": noise.to_string(),
         "test_loss": test_loss,
     });
     println!("{out}");

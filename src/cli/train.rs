@@ -10,8 +10,9 @@ use super::backend::Backend;
 use super::files::{self, METRICS_FILE, RECONSTRUCTIONS_FILE};
 use super::progress::TerminalProgress;
 use super::{CliResult, SpecArgs};
+use crate::data::NoiseStack;
 use crate::inference;
-use crate::model::{Autoencoder, ModelSpec};
+use crate::model::Autoencoder;
 use crate::render;
 use crate::training::{EpochRecord, FitSettings, Reconstruction, StopReason, fit};
 
@@ -38,6 +39,17 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// Start from a trained model (directory or model file): its spec and weights, e.g. to
+    /// fine-tune a denoising autoencoder. --preset/--spec are then ignored.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// Corrupt the training inputs (targets stay clean), e.g. "urn:0.7,snp:0.1"; kinds: urn
+    /// (uniform noise), snp (salt and pepper), hole (square hole), rot (rotation, degrees).
+    #[arg(long)]
+    noise: Option<NoiseStack>,
+    /// Iterative autoencoding: average the loss over this many reconstructions fed back.
+    #[arg(long)]
+    iterations: Option<usize>,
 }
 
 /// Everything `train` measured, as written to metrics.json.
@@ -56,15 +68,36 @@ struct Metrics<'a> {
     model_epoch: usize,
     /// Loss of the kept weights on the 10k test images.
     test_loss: f64,
+    /// The input corruption trained with ("none" for a plain autoencoder).
+    noise: String,
+    /// Test loss with that corruption applied to the test inputs (denoising runs only).
+    test_loss_noisy: Option<f64>,
+    /// Reconstructions in the loss (1: plain).
+    iterations: usize,
+    /// The model training started from, if any.
+    from: Option<String>,
     /// Mean training throughput over all epochs.
     train_images_per_s: f64,
     wall_seconds: f64,
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
-    let mut spec: ModelSpec = args.spec.load()?;
+    let device = args.backend.device()?;
+    let (mut spec, start) = match &args.from {
+        Some(from) => {
+            let (spec, model) = files::load_model(from, &device.clone().autodiff())?;
+            (spec, Some(model))
+        }
+        None => (args.spec.load()?, None),
+    };
     if let Some(epochs) = args.epochs {
         spec.train.epochs = epochs;
+    }
+    if let Some(noise) = &args.noise {
+        spec.train.noise = noise.clone();
+    }
+    if let Some(iterations) = args.iterations {
+        spec.train.iterations = iterations;
     }
     spec.validate()
         .map_err(|e| format!("spec {}: {e}", spec.name))?;
@@ -78,16 +111,17 @@ pub fn run(args: TrainArgs) -> CliResult {
         data.train = data.train.take(n);
     }
     let (train, val) = data.train_val(args.seed).map_err(|e| e.to_string())?;
-    let device = args.backend.device()?;
     device.seed(args.seed);
     let started = Instant::now();
 
-    let model =
-        Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
-    let settings = FitSettings::from_spec(&spec.train, args.seed);
-    let mut objective = Reconstruction {
-        loss: spec.train.loss,
+    let model = match start {
+        Some(model) => model,
+        None => {
+            Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?
+        }
     };
+    let settings = FitSettings::from_spec(&spec.train, args.seed);
+    let mut objective = Reconstruction::for_spec(&spec.train, args.seed);
     if !args.quiet {
         eprintln!(
             "training {} on {} ({} train / {} validation images), up to {} epochs",
@@ -118,6 +152,16 @@ pub fn run(args: TrainArgs) -> CliResult {
         &data.test,
         &device,
     ));
+    let noise = &spec.train.noise;
+    let test_loss_noisy = (!noise.is_empty()).then(|| {
+        pollster::block_on(inference::noisy_test_loss(
+            &model,
+            spec.train.loss,
+            noise,
+            &data.test,
+            &device,
+        ))
+    });
     let wall_seconds = started.elapsed().as_secs_f64();
     let history = &outcome.history;
     let metrics = Metrics {
@@ -132,15 +176,25 @@ pub fn run(args: TrainArgs) -> CliResult {
         stop: &outcome.stop,
         model_epoch: outcome.model_epoch,
         test_loss,
+        noise: noise.to_string(),
+        test_loss_noisy,
+        iterations: spec.train.iterations,
+        from: args.from.as_ref().map(|p| p.display().to_string()),
         train_images_per_s: history.iter().map(|r| r.train_images_per_s).sum::<f64>()
             / history.len().max(1) as f64,
         wall_seconds,
     };
 
-    // Ten test digits over their reconstructions.
+    // Ten test digits over their reconstructions (denoising: over their corrupted copies too).
     let originals: Vec<f32> = (0..10).flat_map(|i| data.test.image_f32(i)).collect();
-    let recon = pollster::block_on(inference::reconstruct(&model, &originals, &device));
-    let tiles: Vec<&[f32]> = originals.chunks(784).chain(recon.chunks(784)).collect();
+    let mut inputs = originals.clone();
+    noise.apply(&mut inputs, args.seed);
+    let recon = pollster::block_on(inference::reconstruct(&model, &inputs, &device));
+    let mut tiles: Vec<&[f32]> = originals.chunks(784).collect();
+    if !noise.is_empty() {
+        tiles.extend(inputs.chunks(784));
+    }
+    tiles.extend(recon.chunks(784));
     let picture = render::grid(&tiles, 10, 3, 2);
 
     files::save_model(&out, model, &spec)?;

@@ -23,6 +23,10 @@ pub struct SpecForm {
     pub epochs: String,
     /// Empty: no early stopping.
     pub patience: String,
+    /// Reconstructions in the loss (iterative autoencoding); 1 is plain.
+    pub iterations: String,
+    /// Input corruption for denoising, e.g. `urn:0.7,snp:0.1`; empty or `none`: clean inputs.
+    pub noise: String,
 }
 
 fn join(values: impl IntoIterator<Item = usize>) -> String {
@@ -74,6 +78,12 @@ impl From<&ModelSpec> for SpecForm {
                 .patience
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
+            iterations: spec.train.iterations.to_string(),
+            noise: if spec.train.noise.is_empty() {
+                String::new()
+            } else {
+                spec.train.noise.to_string()
+            },
         }
     }
 }
@@ -130,6 +140,12 @@ impl SpecForm {
                 batch_size: number("batch size", &self.batch_size)?,
                 epochs: number("epochs", &self.epochs)?,
                 patience,
+                iterations: number("iterations", &self.iterations)?,
+                noise: self
+                    .noise
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("noise: {e}"))?,
             },
         };
         spec.validate().map_err(|e| e.to_string())?;

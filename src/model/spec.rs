@@ -8,6 +8,8 @@
 //! the matching convolution received, which makes the final output 28x28.
 
 use serde::{Deserialize, Serialize};
+
+use crate::data::NoiseStack;
 use thiserror::Error;
 
 /// Side of the (square) MNIST input.
@@ -85,6 +87,17 @@ pub struct TrainSpec {
     /// best weights. `None` trains all epochs (and still keeps the last weights).
     #[serde(default)]
     pub patience: Option<usize>,
+    /// Iterative autoencoding: the loss averages the errors of this many reconstructions, each
+    /// fed back to the encoder (1: the plain loss).
+    #[serde(default = "one")]
+    pub iterations: usize,
+    /// Corruption of the inputs (targets stay clean): a denoising autoencoder when not empty.
+    #[serde(default)]
+    pub noise: NoiseStack,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A complete recipe: architecture plus training settings.
@@ -296,6 +309,12 @@ impl TrainSpec {
         if self.patience == Some(0) {
             return bad("patience must be at least 1 epoch".into());
         }
+        if !(1..=5).contains(&self.iterations) {
+            return bad(format!(
+                "iterations {} must be 1 (plain) to 5",
+                self.iterations
+            ));
+        }
         Ok(())
     }
 }
@@ -343,6 +362,8 @@ impl ModelSpec {
                 batch_size: 256,
                 epochs: 100,
                 patience: None,
+                iterations: 1,
+                noise: NoiseStack::default(),
             },
         }
     }
@@ -373,6 +394,8 @@ impl ModelSpec {
                 // Early stopping decides; the cap only bounds a run that keeps improving.
                 epochs: 200,
                 patience: Some(13),
+                iterations: 1,
+                noise: NoiseStack::default(),
             },
         }
     }

@@ -75,9 +75,7 @@ pub async fn train_throughput(
     let val = images.take(1);
     let outcome = fit(
         model,
-        &mut Reconstruction {
-            loss: spec.train.loss,
-        },
+        &mut Reconstruction::for_spec(&spec.train, 0),
         images,
         &val,
         &settings,

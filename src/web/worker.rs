@@ -328,9 +328,7 @@ impl Worker {
         };
         let outcome = fit(
             model,
-            &mut Reconstruction {
-                loss: spec.train.loss,
-            },
+            &mut Reconstruction::for_spec(&spec.train, seed),
             &train,
             &val,
             &settings,

@@ -80,6 +80,100 @@ fn train_then_eval_agree() {
     );
 }
 
+/// A denoising run starts from a trained model and records its noise; `eval --noise` measures
+/// the loss on corrupted test inputs, which is higher than on clean ones.
+#[test]
+fn denoising_fine_tune_from_a_trained_model() {
+    let data = data_dir();
+    let data = data.to_str().unwrap();
+    // A tanh net: after one short epoch a ReLU basic net still outputs the mean digit whatever
+    // the input, and noise would not change its loss.
+    let base = TempDir::new();
+    let arch = latentlab(&["arch", "--preset", "basic", "--json"]);
+    let mut spec: serde_json::Value = serde_json::from_slice(&arch.stdout).unwrap();
+    spec["arch"]["activation"] = "tanh".into();
+    let spec_file = base.path().join("tanh.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let model_dir = base.path().join("model");
+    let first = latentlab(&[
+        "train",
+        "--spec",
+        spec_file.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--limit",
+        "1200",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        model_dir.to_str().unwrap(),
+    ]);
+    assert!(first.status.success(), "{}", text(&first));
+    let tuned = TempDir::new();
+    let result = latentlab(&[
+        "train",
+        "--from",
+        model_dir.to_str().unwrap(),
+        "--noise",
+        "urn:0.7,snp:0.1",
+        "--iterations",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "1200",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        tuned.path().to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text(&result));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tuned.path().join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(metrics["noise"], "urn:0.7,snp:0.1");
+    assert_eq!(metrics["iterations"], 2);
+    assert_eq!(metrics["spec"], "basic");
+    let clean = metrics["test_loss"].as_f64().unwrap();
+    let noisy = metrics["test_loss_noisy"].as_f64().unwrap();
+    assert!(noisy > clean, "noisy {noisy} vs clean {clean}");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tuned.path().join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec["train"]["iterations"], 2);
+
+    let eval = |noise: &str| {
+        let out = latentlab(&[
+            "eval",
+            "--model",
+            tuned.path().to_str().unwrap(),
+            "--noise",
+            noise,
+            "--data",
+            data,
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["test_loss"].as_f64().unwrap()
+    };
+    assert!((eval("none") - clean).abs() < 1e-6);
+    assert!(
+        (eval("urn:0.7,snp:0.1") - noisy).abs() < 1e-6,
+        "seeded: the same noise"
+    );
+    let bad = latentlab(&[
+        "eval",
+        "--model",
+        tuned.path().to_str().unwrap(),
+        "--noise",
+        "fog:3",
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("fog"), "{}", text(&bad));
+}
+
 /// wgpu must work here too: with Mesa's software Vulkan on a machine without a GPU.
 #[test]
 fn train_on_wgpu() {

@@ -27,9 +27,7 @@ fn train(spec: &ModelSpec, epochs: usize, seed: u64, n: usize) -> (Autoencoder, 
     let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
     let mut settings = FitSettings::from_spec(&spec.train, seed);
     settings.epochs = epochs;
-    let mut objective = Reconstruction {
-        loss: spec.train.loss,
-    };
+    let mut objective = Reconstruction::for_spec(&spec.train, 0);
     let out = pollster::block_on(fit(
         model,
         &mut objective,
@@ -122,9 +120,7 @@ fn early_stopping_restores_the_best_weights() {
     settings.patience = Some(2);
     settings.epochs = 10;
     let mut objective = ScriptedValidation {
-        inner: Reconstruction {
-            loss: spec.train.loss,
-        },
+        inner: Reconstruction::for_spec(&spec.train, 0),
         script: vec![0.5, 0.3, 0.4, 0.45, 0.2, 0.1],
         epoch: 0,
     };
@@ -186,9 +182,7 @@ fn nan_loss_stops_with_a_clear_error_and_keeps_good_weights() {
     settings.epochs = 5;
     settings.read_every = 3;
     let mut objective = Poisoned {
-        inner: Reconstruction {
-            loss: spec.train.loss,
-        },
+        inner: Reconstruction::for_spec(&spec.train, 0),
         at: 12,
         calls: 0,
     };
@@ -240,9 +234,7 @@ fn a_hook_can_cancel() {
     let mut settings = FitSettings::from_spec(&spec.train, 1);
     settings.batch_size = 50;
     settings.read_every = 2;
-    let mut objective = Reconstruction {
-        loss: spec.train.loss,
-    };
+    let mut objective = Reconstruction::for_spec(&spec.train, 0);
     let out = pollster::block_on(fit(
         model,
         &mut objective,

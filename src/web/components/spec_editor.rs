@@ -108,6 +108,8 @@ pub fn SpecEditor(form: RwSignal<SpecForm>, #[prop(into)] disabled: Signal<bool>
                 {text_field("batch", "spec-batch", "images per step", form, |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
                 {text_field("epochs", "spec-epochs", "at most this many epochs", form, |f| f.epochs.clone(), |f, v| f.epochs = v)}
                 {text_field("patience", "spec-patience", "early stopping patience in epochs; empty: none", form, |f| f.patience.clone(), |f, v| f.patience = v)}
+                {text_field("iterations", "spec-iterations", "reconstructions fed back in the loss (iterative autoencoder); 1: plain", form, |f| f.iterations.clone(), |f, v| f.iterations = v)}
+                {text_field("input noise", "spec-noise", "denoising: corrupt inputs, e.g. urn:0.7,snp:0.1 (urn, snp, hole, rot); empty: none", form, |f| f.noise.clone(), |f, v| f.noise = v)}
             </div>
             <p class=move || if parsed.with(Result::is_ok) { "check ok" } else { "check bad" } id="spec-check" role="status">
                 {move || match parsed.get() {
