@@ -4,6 +4,7 @@
 mod arch;
 mod backend;
 mod bench;
+mod cv;
 mod eval;
 pub mod files;
 mod progress;
@@ -51,6 +52,8 @@ enum Preset {
 enum Command {
     /// Train an autoencoder and write model, spec, metrics and reconstructions to --out.
     Train(train::TrainArgs),
+    /// K-fold cross-validation: mean and spread of validation loss; keeps the best fold's model.
+    Cv(cv::CvArgs),
     /// Print the test loss of a trained model as JSON.
     Eval(eval::EvalArgs),
     /// Measure training and inference throughput; prints one JSON line.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Cv(args) => cv::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Arch(args) => arch::run(args),
         Command::Serve(args) => serve::run(args),

@@ -174,6 +174,52 @@ fn denoising_fine_tune_from_a_trained_model() {
     assert!(text(&bad).contains("fog"), "{}", text(&bad));
 }
 
+/// `cv` trains one net per fold, summarises their validation losses and keeps the best.
+#[test]
+fn cross_validation_reports_every_fold_and_keeps_the_best() {
+    let dir = TempDir::new();
+    let data = data_dir();
+    let out = latentlab(&[
+        "cv",
+        "--preset",
+        "basic",
+        "--folds",
+        "3",
+        "--epochs",
+        "1",
+        "--limit",
+        "900",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let folds = summary["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    assert!(
+        folds
+            .iter()
+            .all(|f| f["train_images"] == 600 && f["val_images"] == 300)
+    );
+    let losses: Vec<f64> = folds
+        .iter()
+        .map(|f| f["val_loss"].as_f64().unwrap())
+        .collect();
+    let best = summary["best_fold"].as_u64().unwrap() as usize;
+    let min = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(losses[best - 1], min);
+    let mean = losses.iter().sum::<f64>() / 3.0;
+    assert!((summary["mean_val_loss"].as_f64().unwrap() - mean).abs() < 1e-9);
+    assert!(dir.path().join("model.bpk").is_file());
+
+    let bad = latentlab(&["cv", "--folds", "1", "--data", data.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("fold"), "{}", text(&bad));
+}
+
 /// wgpu must work here too: with Mesa's software Vulkan on a machine without a GPU.
 #[test]
 fn train_on_wgpu() {

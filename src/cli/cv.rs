@@ -1,0 +1,161 @@
+//! `latentlab cv`: k-fold cross-validation (the study's KFoldCrossValidator). Each fold trains
+//! a fresh net on the other folds and validates on its own; the summary gives the mean and
+//! spread of the validation losses, and the best fold's model is kept with its test loss.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use serde::Serialize;
+use web_time::Instant;
+
+use super::backend::Backend;
+use super::files::{self, METRICS_FILE};
+use super::progress::TerminalProgress;
+use super::{CliResult, SpecArgs};
+use crate::inference;
+use crate::model::Autoencoder;
+use crate::training::{FitSettings, Reconstruction, fit};
+
+#[derive(clap::Args, Debug)]
+pub struct CvArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Number of folds (the study used 5).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Override the spec's epoch count.
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: Backend,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Output directory for the best fold's model (default: runs/<preset name>-cv).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Use only the first N of the 60k training images.
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Serialize)]
+struct Fold {
+    fold: usize,
+    train_images: usize,
+    val_images: usize,
+    epochs: usize,
+    /// Validation loss of the weights kept for this fold.
+    val_loss: f64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    spec: &'a str,
+    loss: &'a str,
+    backend: &'a str,
+    folds: Vec<Fold>,
+    mean_val_loss: f64,
+    /// Sample standard deviation of the folds' validation losses.
+    std_val_loss: f64,
+    best_fold: usize,
+    /// Loss of the best fold's model on the 10k test images.
+    test_loss: f64,
+    wall_seconds: f64,
+}
+
+pub fn run(args: CvArgs) -> CliResult {
+    let mut spec = args.spec.load()?;
+    if let Some(epochs) = args.epochs {
+        spec.train.epochs = epochs;
+    }
+    spec.validate()
+        .map_err(|e| format!("spec {}: {e}", spec.name))?;
+    let mut data = files::load_mnist(&args.data)?;
+    if let Some(n) = args.limit {
+        data.train = data.train.take(n);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-cv", spec.name)));
+    let device = args.backend.device()?;
+    let started = Instant::now();
+
+    let mut folds = Vec::new();
+    let mut best: Option<(f64, usize, Autoencoder)> = None;
+    for fold in 0..args.folds {
+        let (train, val) = data
+            .train
+            .kfold(args.folds, fold, args.seed)
+            .map_err(|e| e.to_string())?;
+        let fold_seed = args.seed.wrapping_add(fold as u64);
+        device.seed(fold_seed);
+        let model =
+            Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
+        if !args.quiet {
+            eprintln!(
+                "fold {}/{}: {} train / {} validation images",
+                fold + 1,
+                args.folds,
+                train.len(),
+                val.len()
+            );
+        }
+        let fold_started = Instant::now();
+        let outcome = pollster::block_on(fit(
+            model,
+            &mut Reconstruction::for_spec(&spec.train, fold_seed),
+            &train,
+            &val,
+            &FitSettings::from_spec(&spec.train, fold_seed),
+            &device,
+            &mut TerminalProgress::new(args.quiet),
+        ));
+        if let Some(message) = outcome.divergence() {
+            return Err(format!("fold {}: {message}", fold + 1));
+        }
+        let val_loss = outcome.val_loss().unwrap_or(f64::INFINITY);
+        folds.push(Fold {
+            fold: fold + 1,
+            train_images: train.len(),
+            val_images: val.len(),
+            epochs: outcome.history.len(),
+            val_loss,
+            seconds: fold_started.elapsed().as_secs_f64(),
+        });
+        if best.as_ref().is_none_or(|b| val_loss < b.0) {
+            best = Some((val_loss, fold + 1, outcome.model.valid()));
+        }
+    }
+    let (_, best_fold, model) = best.ok_or("no folds ran")?;
+    let losses: Vec<f64> = folds.iter().map(|f| f.val_loss).collect();
+    let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+    let var = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>()
+        / (losses.len().saturating_sub(1).max(1)) as f64;
+    let test_loss = pollster::block_on(inference::test_loss(
+        &model,
+        spec.train.loss,
+        &data.test,
+        &device,
+    ));
+    let summary = Summary {
+        spec: &spec.name,
+        loss: spec.train.loss.name(),
+        backend: args.backend.name(),
+        folds,
+        mean_val_loss: mean,
+        std_val_loss: var.sqrt(),
+        best_fold,
+        test_loss,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    files::save_model(&out, model, &spec)?;
+    files::write_json(&out.join(METRICS_FILE), &summary)?;
+    println!("{}", serde_json::to_string(&summary).expect("serialisable"));
+    Ok(())
+}
