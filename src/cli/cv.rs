@@ -8,10 +8,9 @@ use burn::prelude::*;
 use serde::Serialize;
 use web_time::Instant;
 
-use super::backend::Backend;
 use super::files::{self, METRICS_FILE};
 use super::progress::TerminalProgress;
-use super::{CliResult, SpecArgs};
+use super::{CliResult, RunArgs, SpecArgs};
 use crate::inference;
 use crate::model::Autoencoder;
 use crate::training::{FitSettings, Reconstruction, fit};
@@ -23,23 +22,11 @@ pub struct CvArgs {
     /// Number of folds (the study used 5).
     #[arg(long, default_value_t = 5)]
     folds: usize,
-    /// Override the spec's epoch count.
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: Backend,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
-    data: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
     /// Output directory for the best fold's model (default: runs/<preset name>-cv).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Use only the first N of the 60k training images.
-    #[arg(long)]
-    limit: Option<usize>,
-    #[arg(long)]
-    quiet: bool,
 }
 
 #[derive(Serialize)]
@@ -70,20 +57,20 @@ struct Summary<'a> {
 
 pub fn run(args: CvArgs) -> CliResult {
     let mut spec = args.spec.load()?;
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = args.run.epochs {
         spec.train.epochs = epochs;
     }
     spec.validate()
         .map_err(|e| format!("spec {}: {e}", spec.name))?;
-    let mut data = files::load_mnist(&args.data)?;
-    if let Some(n) = args.limit {
+    let mut data = files::load_mnist(&args.run.data)?;
+    if let Some(n) = args.run.limit {
         data.train = data.train.take(n);
     }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-cv", spec.name)));
-    let device = args.backend.device()?;
+    let device = args.run.backend.device()?;
     let started = Instant::now();
 
     let mut folds = Vec::new();
@@ -91,13 +78,13 @@ pub fn run(args: CvArgs) -> CliResult {
     for fold in 0..args.folds {
         let (train, val) = data
             .train
-            .kfold(args.folds, fold, args.seed)
+            .kfold(args.folds, fold, args.run.seed)
             .map_err(|e| e.to_string())?;
-        let fold_seed = args.seed.wrapping_add(fold as u64);
+        let fold_seed = args.run.seed.wrapping_add(fold as u64);
         device.seed(fold_seed);
         let model =
             Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
-        if !args.quiet {
+        if !args.run.quiet {
             eprintln!(
                 "fold {}/{}: {} train / {} validation images",
                 fold + 1,
@@ -114,7 +101,7 @@ pub fn run(args: CvArgs) -> CliResult {
             &val,
             &FitSettings::from_spec(&spec.train, fold_seed),
             &device,
-            &mut TerminalProgress::new(args.quiet),
+            &mut TerminalProgress::new(args.run.quiet),
         ));
         if let Some(message) = outcome.divergence() {
             return Err(format!("fold {}: {message}", fold + 1));
@@ -146,7 +133,7 @@ pub fn run(args: CvArgs) -> CliResult {
     let summary = Summary {
         spec: &spec.name,
         loss: spec.train.loss.name(),
-        backend: args.backend.name(),
+        backend: args.run.backend.name(),
         folds,
         mean_val_loss: mean,
         std_val_loss: var.sqrt(),

@@ -31,6 +31,27 @@ struct Cli {
     command: Command,
 }
 
+/// How a training run goes: shared by `train` and `cv`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Override the spec's epoch count.
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: Backend,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Directory with the four MNIST IDX files.
+    #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Train on only the first N of the 60k training images (quick runs and tests).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
 /// Which architecture and training recipe to use.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SpecArgs {

@@ -6,10 +6,9 @@ use burn::prelude::*;
 use serde::Serialize;
 use web_time::Instant;
 
-use super::backend::Backend;
 use super::files::{self, METRICS_FILE, RECONSTRUCTIONS_FILE};
 use super::progress::TerminalProgress;
-use super::{CliResult, SpecArgs};
+use super::{CliResult, RunArgs, SpecArgs};
 use crate::data::NoiseStack;
 use crate::inference;
 use crate::model::Autoencoder;
@@ -20,25 +19,11 @@ use crate::training::{EpochRecord, FitSettings, Reconstruction, StopReason, fit}
 pub struct TrainArgs {
     #[command(flatten)]
     spec: SpecArgs,
-    /// Override the spec's epoch count.
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: Backend,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Directory with the four MNIST IDX files.
-    #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
-    data: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
     /// Output directory (default: runs/<preset name>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Train on only the first N of the 60k training images (quick runs and tests).
-    #[arg(long)]
-    limit: Option<usize>,
-    /// No progress output.
-    #[arg(long)]
-    quiet: bool,
     /// Start from a trained model (directory or model file): its spec and weights, e.g. to
     /// fine-tune a denoising autoencoder. --preset/--spec are then ignored.
     #[arg(long)]
@@ -82,7 +67,7 @@ struct Metrics<'a> {
 }
 
 pub fn run(args: TrainArgs) -> CliResult {
-    let device = args.backend.device()?;
+    let device = args.run.backend.device()?;
     let (mut spec, start) = match &args.from {
         Some(from) => {
             let (spec, model) = files::load_model(from, &device.clone().autodiff())?;
@@ -90,7 +75,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         }
         None => (args.spec.load()?, None),
     };
-    if let Some(epochs) = args.epochs {
+    if let Some(epochs) = args.run.epochs {
         spec.train.epochs = epochs;
     }
     if let Some(noise) = &args.noise {
@@ -106,12 +91,12 @@ pub fn run(args: TrainArgs) -> CliResult {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
 
-    let mut data = files::load_mnist(&args.data)?;
-    if let Some(n) = args.limit {
+    let mut data = files::load_mnist(&args.run.data)?;
+    if let Some(n) = args.run.limit {
         data.train = data.train.take(n);
     }
-    let (train, val) = data.train_val(args.seed).map_err(|e| e.to_string())?;
-    device.seed(args.seed);
+    let (train, val) = data.train_val(args.run.seed).map_err(|e| e.to_string())?;
+    device.seed(args.run.seed);
     let started = Instant::now();
 
     let model = match start {
@@ -120,13 +105,13 @@ pub fn run(args: TrainArgs) -> CliResult {
             Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?
         }
     };
-    let settings = FitSettings::from_spec(&spec.train, args.seed);
-    let mut objective = Reconstruction::for_spec(&spec.train, args.seed);
-    if !args.quiet {
+    let settings = FitSettings::from_spec(&spec.train, args.run.seed);
+    let mut objective = Reconstruction::for_spec(&spec.train, args.run.seed);
+    if !args.run.quiet {
         eprintln!(
             "training {} on {} ({} train / {} validation images), up to {} epochs",
             spec.name,
-            args.backend.name(),
+            args.run.backend.name(),
             train.len(),
             val.len(),
             spec.train.epochs
@@ -139,7 +124,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         &val,
         &settings,
         &device,
-        &mut TerminalProgress::new(args.quiet),
+        &mut TerminalProgress::new(args.run.quiet),
     ));
     if let Some(message) = outcome.divergence() {
         return Err(message);
@@ -166,8 +151,8 @@ pub fn run(args: TrainArgs) -> CliResult {
     let history = &outcome.history;
     let metrics = Metrics {
         spec: &spec.name,
-        backend: args.backend.name(),
-        seed: args.seed,
+        backend: args.run.backend.name(),
+        seed: args.run.seed,
         loss: spec.train.loss.name(),
         train_images: train.len(),
         val_images: val.len(),
@@ -188,7 +173,7 @@ pub fn run(args: TrainArgs) -> CliResult {
     // Ten test digits over their reconstructions (denoising: over their corrupted copies too).
     let originals: Vec<f32> = (0..10).flat_map(|i| data.test.image_f32(i)).collect();
     let mut inputs = originals.clone();
-    noise.apply(&mut inputs, args.seed);
+    noise.apply(&mut inputs, args.run.seed);
     let recon = pollster::block_on(inference::reconstruct(&model, &inputs, &device));
     let mut tiles: Vec<&[f32]> = originals.chunks(784).collect();
     if !noise.is_empty() {
@@ -200,7 +185,7 @@ pub fn run(args: TrainArgs) -> CliResult {
     files::save_model(&out, model, &spec)?;
     files::write_json(&out.join(METRICS_FILE), &metrics)?;
     files::write_png(&out.join(RECONSTRUCTIONS_FILE), &picture)?;
-    if !args.quiet {
+    if !args.run.quiet {
         eprintln!(
             "test {} {:.5} (weights of epoch {}), {:.0}s; wrote {}",
             metrics.loss,
