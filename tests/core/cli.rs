@@ -20,6 +20,17 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// `train` for one epoch on 1,200 images, quietly, with `source` (a spec, or --from) and extras.
+fn quick_train(source: &[&str], data: &str, out: &Path) -> Output {
+    let mut args = vec!["train"];
+    args.extend_from_slice(source);
+    let out = out.to_str().unwrap();
+    args.extend_from_slice(&[
+        "--epochs", "1", "--limit", "1200", "--quiet", "--data", data, "--out", out,
+    ]);
+    latentlab(&args)
+}
+
 fn train_small(out: &Path, backend: &str) -> serde_json::Value {
     let data = data_dir();
     let result = latentlab(&[
@@ -95,40 +106,12 @@ fn denoising_fine_tune_from_a_trained_model() {
     let spec_file = base.path().join("tanh.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();
     let model_dir = base.path().join("model");
-    let first = latentlab(&[
-        "train",
-        "--spec",
-        spec_file.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--limit",
-        "1200",
-        "--quiet",
-        "--data",
-        data,
-        "--out",
-        model_dir.to_str().unwrap(),
-    ]);
+    let first = quick_train(&["--spec", spec_file.to_str().unwrap()], data, &model_dir);
     assert!(first.status.success(), "{}", text(&first));
     let tuned = TempDir::new();
-    let result = latentlab(&[
-        "train",
-        "--from",
-        model_dir.to_str().unwrap(),
-        "--noise",
-        "urn:0.7,snp:0.1",
-        "--iterations",
-        "2",
-        "--epochs",
-        "1",
-        "--limit",
-        "1200",
-        "--quiet",
-        "--data",
-        data,
-        "--out",
-        tuned.path().to_str().unwrap(),
-    ]);
+    let from = ["--from", model_dir.to_str().unwrap()];
+    let denoise = ["--noise", "urn:0.7,snp:0.1", "--iterations", "2"];
+    let result = quick_train(&[&from[..], &denoise[..]].concat(), data, tuned.path());
     assert!(result.status.success(), "{}", text(&result));
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tuned.path().join("metrics.json")).unwrap())
