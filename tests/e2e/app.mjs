@@ -90,7 +90,7 @@ try {
     step(`switched: ${await page.textContent('#backend-reason')}`);
   }
   // SwiftShader trains ~200 images/s: a few batches only there.
-  const [images, epochs] = mode === 'cpu' ? ['6000', '3'] : ['1000', '2'];
+  const [images, epochs] = mode === 'cpu' ? ['12000', '3'] : ['1000', '2'];
   await page.fill('#train-images', images);
   await page.fill('#spec-epochs', epochs);
   await page.fill('#spec-name', `e2e-${mode}`);
