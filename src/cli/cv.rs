@@ -13,7 +13,7 @@ use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs, SpecArgs};
 use crate::inference;
 use crate::model::Autoencoder;
-use crate::training::{FitSettings, Reconstruction, fit};
+use crate::training::{FitSettings, Pruning, Reconstruction, fit};
 
 #[derive(clap::Args, Debug)]
 pub struct CvArgs {
@@ -101,7 +101,10 @@ pub fn run(args: CvArgs) -> CliResult {
             &val,
             &FitSettings::from_spec(&spec.train, fold_seed),
             &device,
-            &mut TerminalProgress::new(args.run.quiet),
+            &mut Pruning::new(
+                spec.train.pruning.clone(),
+                TerminalProgress::new(args.run.quiet),
+            ),
         ));
         if let Some(message) = outcome.divergence() {
             return Err(format!("fold {}: {message}", fold + 1));

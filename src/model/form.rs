@@ -1,7 +1,7 @@
 //! A spec as the page's editor holds it: every field as text, parsed and checked as a whole so
 //! the editor can explain what is wrong before anything trains.
 
-use super::spec::{Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, TrainSpec};
+use super::spec::{Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneSpec, TrainSpec};
 
 /// The editable text of every field of a [`ModelSpec`].
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +27,8 @@ pub struct SpecForm {
     pub iterations: String,
     /// Input corruption for denoising, e.g. `urn:0.7,snp:0.1`; empty or `none`: clean inputs.
     pub noise: String,
+    /// Carried through unchanged (the editor has no pruning fields yet).
+    pub pruning: Option<PruneSpec>,
 }
 
 fn join(values: impl IntoIterator<Item = usize>) -> String {
@@ -79,6 +81,7 @@ impl From<&ModelSpec> for SpecForm {
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             iterations: spec.train.iterations.to_string(),
+            pruning: spec.train.pruning.clone(),
             noise: if spec.train.noise.is_empty() {
                 String::new()
             } else {
@@ -146,6 +149,7 @@ impl SpecForm {
                     .trim()
                     .parse()
                     .map_err(|e| format!("noise: {e}"))?,
+                pruning: self.pruning.clone(),
             },
         };
         spec.validate().map_err(|e| e.to_string())?;

@@ -6,4 +6,6 @@ pub mod spec;
 
 pub use autoencoder::{Autoencoder, Decoder, Encoder};
 pub use form::SpecForm;
-pub use spec::{Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, Shapes, SpecError, TrainSpec};
+pub use spec::{
+    Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneSpec, Shapes, SpecError, TrainSpec,
+};

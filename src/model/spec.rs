@@ -94,6 +94,33 @@ pub struct TrainSpec {
     /// Corruption of the inputs (targets stay clean): a denoising autoencoder when not empty.
     #[serde(default)]
     pub noise: NoiseStack,
+    /// Magnitude pruning during training; `None`: no pruning.
+    #[serde(default)]
+    pub pruning: Option<PruneSpec>,
+}
+
+/// Magnitude pruning (training/pruning.rs): every `every` epochs each layer loses the fraction
+/// of its remaining weights with the smallest magnitude that its group's amount says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PruneSpec {
+    pub every: usize,
+    pub encoder_conv: f64,
+    pub encoder_linear: f64,
+    pub decoder_linear: f64,
+    pub decoder_conv: f64,
+}
+
+impl PruneSpec {
+    /// The study's schedule for its best net: every 5 epochs, 0.1 / 0.398 / 0.214 / 0.068.
+    pub fn study() -> Self {
+        Self {
+            every: 5,
+            encoder_conv: 0.1,
+            encoder_linear: 0.398,
+            decoder_linear: 0.214,
+            decoder_conv: 0.068,
+        }
+    }
 }
 
 fn one() -> usize {
@@ -309,6 +336,21 @@ impl TrainSpec {
         if self.patience == Some(0) {
             return bad("patience must be at least 1 epoch".into());
         }
+        if let Some(p) = &self.pruning {
+            if p.every == 0 {
+                return bad("pruning every 0 epochs: must be at least 1".into());
+            }
+            for (what, a) in [
+                ("encoder conv", p.encoder_conv),
+                ("encoder linear", p.encoder_linear),
+                ("decoder linear", p.decoder_linear),
+                ("decoder conv", p.decoder_conv),
+            ] {
+                if !(0.0..1.0).contains(&a) {
+                    return bad(format!("pruning amount for {what} {a} must be in [0, 1)"));
+                }
+            }
+        }
         if !(1..=5).contains(&self.iterations) {
             return bad(format!(
                 "iterations {} must be 1 (plain) to 5",
@@ -364,6 +406,7 @@ impl ModelSpec {
                 patience: None,
                 iterations: 1,
                 noise: NoiseStack::default(),
+                pruning: None,
             },
         }
     }
@@ -396,6 +439,7 @@ impl ModelSpec {
                 patience: Some(13),
                 iterations: 1,
                 noise: NoiseStack::default(),
+                pruning: None,
             },
         }
     }

@@ -105,7 +105,7 @@ pub trait Hooks<M> {
     }
     /// After an epoch's optimisation pass, before validation; may transform the model (pruning
     /// happens here, so the validation loss and the early-stopping checkpoint see its result).
-    fn before_validation(&mut self, model: M, _epoch: usize) -> M {
+    async fn before_validation(&mut self, model: M, _epoch: usize) -> M {
         model
     }
     /// After each epoch's validation, with the model as validated (e.g. to draw reconstructions).
@@ -283,7 +283,7 @@ where
         }
         let train_seconds = started.elapsed().as_secs_f64();
 
-        model = hooks.before_validation(model, epoch);
+        model = hooks.before_validation(model, epoch).await;
         let val_loss = evaluate(objective, &model.valid(), val, settings.batch_size, &plain).await;
         if !val_loss.is_finite() {
             stop = StopReason::Diverged {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod engine;
 pub mod loss;
 pub mod objective;
+pub mod pruning;
 
 pub use bench::{Throughput, train_throughput};
 pub use engine::{
@@ -12,3 +13,4 @@ pub use engine::{
 };
 pub use loss::reconstruction_loss;
 pub use objective::Reconstruction;
+pub use pruning::{LayerSparsity, Pruning, sparsity};

@@ -20,7 +20,8 @@ use crate::inference;
 use crate::model::{Autoencoder, ModelSpec};
 use crate::store;
 use crate::training::{
-    Control, EpochRecord, FitSettings, Hooks, Progress, Reconstruction, fit, train_throughput,
+    Control, EpochRecord, FitSettings, Hooks, Progress, Pruning, Reconstruction, fit,
+    train_throughput,
 };
 
 /// Test digits shown with their reconstructions while training.
@@ -321,11 +322,12 @@ impl Worker {
         // Reading a loss back stalls a GPU; on the CPU it is free but each read is a chance to
         // report progress and take pause/stop messages.
         settings.read_every = if backend == BackendKind::WebGpu { 8 } else { 4 };
-        let mut hooks = PageHooks {
+        let page = PageHooks {
             worker: self.clone(),
             originals,
             device: device.clone(),
         };
+        let mut hooks = Pruning::new(spec.train.pruning.clone(), page);
         let outcome = fit(
             model,
             &mut Reconstruction::for_spec(&spec.train, seed),

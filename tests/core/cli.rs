@@ -74,6 +74,12 @@ fn train_then_eval_agree() {
     assert!(test_loss > 0.0 && test_loss < 0.25, "{test_loss}");
     assert!(metrics["train_images_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(metrics["epochs"].as_array().unwrap().len(), 1);
+    let sparsity = metrics["sparsity"].as_array().unwrap();
+    assert_eq!(sparsity.len(), 12, "every conv and linear layer of basic");
+    assert!(
+        sparsity.iter().all(|l| l["zero_fraction"] == 0.0),
+        "no pruning asked"
+    );
 
     let data = data_dir();
     let out = latentlab(&[
