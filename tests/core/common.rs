@@ -1,7 +1,7 @@
 //! Test helpers: a small, real MNIST subset.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use latentlab::cli::files::load_mnist;
 use latentlab::data::Mnist;
@@ -16,6 +16,20 @@ pub fn mnist() -> &'static Mnist {
     DATA.get_or_init(|| {
         load_mnist(&data_dir()).unwrap_or_else(|e| panic!("MNIST is needed for these tests: {e}"))
     })
+}
+
+/// burn's flex backend has one random generator per process, which `device.seed` resets and
+/// every weight initialisation and dropout draws from. Tests run on parallel threads, so a test
+/// that checks a seeded run is repeatable holds this exclusively; tests that draw from the
+/// generator hold it shared.
+static RNG: RwLock<()> = RwLock::new(());
+
+pub fn rng_shared() -> RwLockReadGuard<'static, ()> {
+    RNG.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn rng_exclusive() -> RwLockWriteGuard<'static, ()> {
+    RNG.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A fresh, empty directory under the system temp dir, removed when dropped.

@@ -9,7 +9,7 @@ use latentlab::training::{
     Control, EpochRecord, FitSettings, Hooks, NoHooks, Objective, Reconstruction, StopReason, fit,
 };
 
-use crate::common::mnist;
+use crate::common::{mnist, rng_exclusive, rng_shared};
 
 fn subset(n: usize) -> (Images, Images) {
     mnist().train.take(n).split(0.2, 1).unwrap()
@@ -43,6 +43,7 @@ fn train(spec: &ModelSpec, epochs: usize, seed: u64, n: usize) -> (Autoencoder, 
 
 #[test]
 fn loss_falls_on_a_small_subset() {
+    let _rng = rng_shared();
     let mut spec = ModelSpec::basic();
     spec.train.batch_size = 64;
     let (_, history) = train(&spec, 4, 3, 2000);
@@ -59,6 +60,7 @@ fn loss_falls_on_a_small_subset() {
 
 #[test]
 fn same_seed_same_run_other_seed_other_run() {
+    let _rng = rng_exclusive();
     let mut spec = ModelSpec::best();
     spec.train.batch_size = 100;
     let (a, ha) = train(&spec, 1, 11, 600);
@@ -111,6 +113,7 @@ impl Hooks<Autoencoder> for Snapshots {
 
 #[test]
 fn early_stopping_restores_the_best_weights() {
+    let _rng = rng_shared();
     let (train, val) = subset(500);
     let device = Device::flex();
     device.seed(1);
@@ -172,6 +175,7 @@ impl Objective for Poisoned {
 
 #[test]
 fn nan_loss_stops_with_a_clear_error_and_keeps_good_weights() {
+    let _rng = rng_shared();
     let (train, val) = subset(1000);
     let device = Device::flex();
     device.seed(2);
@@ -227,6 +231,7 @@ impl Hooks<Autoencoder> for StopEarly {
 
 #[test]
 fn a_hook_can_cancel() {
+    let _rng = rng_shared();
     let (train, val) = subset(1000);
     let device = Device::flex();
     let spec = ModelSpec::basic();

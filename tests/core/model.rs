@@ -5,6 +5,8 @@ use latentlab::model::{Activation, ArchSpec, Autoencoder, ConvSpec, ModelSpec};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::common::rng_shared;
+
 fn check_forward(arch: &ArchSpec) {
     let device = Device::flex();
     let model = Autoencoder::new(arch, &device).expect("valid spec builds");
@@ -22,6 +24,7 @@ fn check_forward(arch: &ArchSpec) {
 
 #[test]
 fn presets_build_and_reconstruct_28x28() {
+    let _rng = rng_shared();
     check_forward(&ModelSpec::basic().arch);
     check_forward(&ModelSpec::best().arch);
 }
@@ -32,6 +35,7 @@ fn presets_build_and_reconstruct_28x28() {
 /// reject the others before any tensor exists.
 #[test]
 fn random_specs_from_the_search_space_build_or_are_rejected() {
+    let _rng = rng_shared();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let (mut ok, mut rejected) = (0, 0);
     for _ in 0..60 {

@@ -6,7 +6,7 @@ use latentlab::model::{Autoencoder, ModelSpec, PruneSpec};
 use latentlab::store;
 use latentlab::training::{FitSettings, NoHooks, Pruning, Reconstruction, fit, sparsity};
 
-use crate::common::mnist;
+use crate::common::{mnist, rng_shared};
 
 /// Zero weights per layer after pruning `n` weights by `amount` of the remaining, `times` times.
 fn expected_zeros(n: usize, amount: f64, times: usize) -> usize {
@@ -28,6 +28,7 @@ fn amount_of(layer: &str, p: &PruneSpec) -> f64 {
 
 #[test]
 fn pruned_weights_stay_zero_through_training_and_save_load() {
+    let _rng = rng_shared();
     let (train, val) = mnist().train.take(600).split(0.2, 1).unwrap();
     let device = Device::flex();
     device.seed(11);

@@ -6,10 +6,11 @@ use latentlab::data::images_to_tensor;
 use latentlab::model::{Autoencoder, ModelSpec};
 use latentlab::store::{self, StoreError};
 
-use crate::common::mnist;
+use crate::common::{mnist, rng_shared};
 
 #[test]
 fn round_trip_gives_identical_outputs() {
+    let _rng = rng_shared();
     let device = Device::flex();
     device.seed(9);
     for spec in [ModelSpec::basic(), ModelSpec::best()] {
@@ -32,6 +33,7 @@ fn round_trip_gives_identical_outputs() {
 /// the same file as the direct one, and the copy computes the same outputs.
 #[test]
 fn saving_through_a_cpu_copy_writes_the_same_file() {
+    let _rng = rng_shared();
     let device = Device::flex();
     device.seed(3);
     let spec = ModelSpec::best();
@@ -51,6 +53,7 @@ fn saving_through_a_cpu_copy_writes_the_same_file() {
 
 #[test]
 fn weights_for_another_architecture_are_rejected() {
+    let _rng = rng_shared();
     let device = Device::flex();
     let bytes = store::save(
         Autoencoder::new(&ModelSpec::basic().arch, &device).unwrap(),
