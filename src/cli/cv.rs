@@ -13,7 +13,7 @@ use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs, SpecArgs};
 use crate::inference;
 use crate::model::Autoencoder;
-use crate::training::{FitSettings, Pruning, Reconstruction, fit};
+use crate::training::{FitSettings, fit_spec};
 
 #[derive(clap::Args, Debug)]
 pub struct CvArgs {
@@ -94,17 +94,14 @@ pub fn run(args: CvArgs) -> CliResult {
             );
         }
         let fold_started = Instant::now();
-        let outcome = pollster::block_on(fit(
+        let outcome = pollster::block_on(fit_spec(
             model,
-            &mut Reconstruction::for_spec(&spec.train, fold_seed),
+            &spec.train,
             &train,
             &val,
             &FitSettings::from_spec(&spec.train, fold_seed),
             &device,
-            &mut Pruning::new(
-                spec.train.pruning.clone(),
-                TerminalProgress::new(args.run.quiet),
-            ),
+            TerminalProgress::new(args.run.quiet),
         ));
         if let Some(message) = outcome.divergence() {
             return Err(format!("fold {}: {message}", fold + 1));

@@ -13,9 +13,7 @@ use crate::data::NoiseStack;
 use crate::inference;
 use crate::model::{Autoencoder, PruneSpec};
 use crate::render;
-use crate::training::{
-    EpochRecord, FitSettings, LayerSparsity, Pruning, Reconstruction, StopReason, fit, sparsity,
-};
+use crate::training::{EpochRecord, FitSettings, LayerSparsity, StopReason, fit_spec, sparsity};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -117,7 +115,6 @@ pub fn run(args: TrainArgs) -> CliResult {
         }
     };
     let settings = FitSettings::from_spec(&spec.train, args.run.seed);
-    let mut objective = Reconstruction::for_spec(&spec.train, args.run.seed);
     if !args.run.quiet {
         eprintln!(
             "training {} on {} ({} train / {} validation images), up to {} epochs",
@@ -128,17 +125,14 @@ pub fn run(args: TrainArgs) -> CliResult {
             spec.train.epochs
         );
     }
-    let outcome = pollster::block_on(fit(
+    let outcome = pollster::block_on(fit_spec(
         model,
-        &mut objective,
+        &spec.train,
         &train,
         &val,
         &settings,
         &device,
-        &mut Pruning::new(
-            spec.train.pruning.clone(),
-            TerminalProgress::new(args.run.quiet),
-        ),
+        TerminalProgress::new(args.run.quiet),
     ));
     if let Some(message) = outcome.divergence() {
         return Err(message);

@@ -8,12 +8,18 @@ use rand_chacha::ChaCha8Rng;
 
 use super::mnist::{Images, PIXELS};
 
-/// The images at `indices` as a [n, 1, 28, 28] tensor with pixels in [0, 1].
-pub fn images_to_tensor(images: &Images, indices: &[usize], device: &Device) -> Tensor<4> {
+/// The pixels of the images at `indices`, one after the other, in [0, 1].
+pub fn images_to_pixels(images: &Images, indices: &[usize]) -> Vec<f32> {
     let mut values = Vec::with_capacity(indices.len() * PIXELS);
     for &i in indices {
         values.extend(images.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
     }
+    values
+}
+
+/// The images at `indices` as a [n, 1, 28, 28] tensor with pixels in [0, 1].
+pub fn images_to_tensor(images: &Images, indices: &[usize], device: &Device) -> Tensor<4> {
+    let values = images_to_pixels(images, indices);
     Tensor::from_data(TensorData::new(values, [indices.len(), 1, 28, 28]), device)
 }
 

@@ -5,7 +5,7 @@ pub mod idx;
 pub mod mnist;
 pub mod noise;
 
-pub use batch::{BatchOrder, images_to_tensor};
+pub use batch::{BatchOrder, images_to_pixels, images_to_tensor};
 pub use idx::IdxError;
 pub use mnist::{DataError, Images, Mnist};
 pub use noise::{Noise, NoiseStack};

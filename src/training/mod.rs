@@ -5,6 +5,7 @@ pub mod engine;
 pub mod loss;
 pub mod objective;
 pub mod pruning;
+pub mod recipe;
 
 pub use bench::{Throughput, train_throughput};
 pub use engine::{
@@ -14,3 +15,4 @@ pub use engine::{
 pub use loss::reconstruction_loss;
 pub use objective::Reconstruction;
 pub use pruning::{LayerSparsity, Pruning, sparsity};
+pub use recipe::fit_spec;

@@ -6,8 +6,7 @@ use burn::tensor::activation::sigmoid;
 
 use super::engine::Objective;
 use super::loss::reconstruction_loss;
-use crate::data::mnist::PIXELS;
-use crate::data::{Images, NoiseStack, images_to_tensor};
+use crate::data::{Images, NoiseStack, images_to_pixels, images_to_tensor};
 use crate::model::{Autoencoder, LossKind, TrainSpec};
 
 /// Reconstruct clean images under `loss`.
@@ -66,10 +65,7 @@ impl Reconstruction {
         if self.noise.is_empty() {
             return clean.clone();
         }
-        let mut pixels = Vec::with_capacity(indices.len() * PIXELS);
-        for &i in indices {
-            pixels.extend(images.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
-        }
+        let mut pixels = images_to_pixels(images, indices);
         let seed = if training {
             self.step += 1;
             mix(self.seed, self.step)
@@ -125,6 +121,7 @@ impl Objective for Reconstruction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::mnist::PIXELS;
     use crate::model::{Activation, ModelSpec};
 
     /// One model and batch per test (weights are random: tests running in parallel share the

@@ -29,44 +29,41 @@ pub struct LayerSparsity {
 /// fixed order: encoder convs, encoder linears, decoder linears, decoder convs.
 fn layers(model: &Autoencoder, spec: Option<&PruneSpec>) -> Vec<(String, f64, Tensor<1>)> {
     let amount = |f: fn(&PruneSpec) -> f64| spec.map_or(0.0, f);
-    let flat4 = |w: Tensor<4>| {
-        let n = w.shape().num_elements();
-        w.reshape([n])
-    };
-    let flat2 = |w: Tensor<2>| {
-        let n = w.shape().num_elements();
-        w.reshape([n])
-    };
     let mut out = Vec::new();
     for (i, c) in model.encoder.conv.iter().enumerate() {
         out.push((
             format!("encoder.conv{}", i + 1),
             amount(|p| p.encoder_conv),
-            flat4(c.weight.val()),
+            flat(c.weight.val()),
         ));
     }
     for (i, l) in model.encoder.linear.iter().enumerate() {
         out.push((
             format!("encoder.linear{}", i + 1),
             amount(|p| p.encoder_linear),
-            flat2(l.weight.val()),
+            flat(l.weight.val()),
         ));
     }
     for (i, l) in model.decoder.linear.iter().enumerate() {
         out.push((
             format!("decoder.linear{}", i + 1),
             amount(|p| p.decoder_linear),
-            flat2(l.weight.val()),
+            flat(l.weight.val()),
         ));
     }
     for (i, c) in model.decoder.conv.iter().enumerate() {
         out.push((
             format!("decoder.conv{}", i + 1),
             amount(|p| p.decoder_conv),
-            flat4(c.weight.val()),
+            flat(c.weight.val()),
         ));
     }
     out
+}
+
+fn flat<const D: usize>(w: Tensor<D>) -> Tensor<1> {
+    let n = w.shape().num_elements();
+    w.reshape([n])
 }
 
 /// Multiplies a weight by its mask, keeping the parameter (id, gradient tracking) as it was.

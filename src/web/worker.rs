@@ -20,8 +20,7 @@ use crate::inference;
 use crate::model::{Autoencoder, ModelSpec};
 use crate::store;
 use crate::training::{
-    Control, EpochRecord, FitSettings, Hooks, Progress, Pruning, Reconstruction, fit,
-    train_throughput,
+    Control, EpochRecord, FitSettings, Hooks, Progress, fit_spec, train_throughput,
 };
 
 /// Test digits shown with their reconstructions while training.
@@ -327,17 +326,7 @@ impl Worker {
             originals,
             device: device.clone(),
         };
-        let mut hooks = Pruning::new(spec.train.pruning.clone(), page);
-        let outcome = fit(
-            model,
-            &mut Reconstruction::for_spec(&spec.train, seed),
-            &train,
-            &val,
-            &settings,
-            &device,
-            &mut hooks,
-        )
-        .await;
+        let outcome = fit_spec(model, &spec.train, &train, &val, &settings, &device, page).await;
         self.training.set(false);
         self.paused.set(false);
 
@@ -409,8 +398,9 @@ impl Worker {
             ));
         }
         let device = self.device();
-        let reconstruction = inference::reconstruct(&model, &pixels, &device).await;
+        // One encoder pass: the latent code, then its decoding.
         let latent = inference::encode(&model, &pixels, &device).await;
+        let reconstruction = inference::decode(&model, &latent, latent.len(), &device).await;
         self.post(Response::Inferred {
             id,
             reconstruction,

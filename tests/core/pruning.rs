@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use latentlab::model::{Autoencoder, ModelSpec, PruneSpec};
 use latentlab::store;
-use latentlab::training::{FitSettings, NoHooks, Pruning, Reconstruction, fit, sparsity};
+use latentlab::training::{FitSettings, NoHooks, Pruning, fit_spec, sparsity};
 
 use crate::common::{mnist, rng_shared};
 
@@ -46,16 +46,14 @@ fn pruned_weights_stay_zero_through_training_and_save_load() {
     // Prune at epoch 2 only; epoch 3 trains on with the masks held.
     settings.epochs = 3;
     settings.batch_size = 32;
-    let mut hooks = Pruning::new(spec.train.pruning.clone(), NoHooks);
-    let mut objective = Reconstruction::for_spec(&spec.train, 3);
-    let out = pollster::block_on(fit(
+    let out = pollster::block_on(fit_spec(
         model,
-        &mut objective,
+        &spec.train,
         &train,
         &val,
         &settings,
         &device,
-        &mut hooks,
+        NoHooks,
     ));
     assert_eq!(out.history.len(), 3);
     let model = out.model.valid();
