@@ -9,31 +9,13 @@
 // tfjs 4.22's wasm backend has no Conv2DBackpropFilter kernel, so the cpu backend's is
 // registered for it through a small adapter (reads the wasm tensors, writes the result back).
 // Needs the app built (scripts/build-web.sh) and the npm packages (scripts/setup-web.sh).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { openApp } from '../tests/e2e/browser.mjs';
 
 const seconds = Number(process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 10);
 const webgpu = process.argv.includes('--webgpu');
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/latentlab/target');
 
-const server = spawn(join(targetDir, 'release', 'latentlab'), ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise((resolve, reject) => {
-  server.on('exit', (code) => reject(new Error(`latentlab serve exited (${code})`)));
-  server.stdout.on('data', (chunk) => {
-    const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(String(chunk));
-    if (m) resolve(m[0]);
-  });
-});
-const profile = mkdtempSync(join(tmpdir(), 'latentlab-bench-'));
-const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--remote-debugging-pipe', `--user-data-dir=${profile}`];
-if (webgpu) args.push('--enable-unsafe-webgpu');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', ignoreDefaultArgs: true, args });
-const context = browser.contexts()[0] ?? (await browser.newContext());
+const { url, context, close } = await openApp({ webgpu });
 const rows = [];
 
 try {
@@ -136,9 +118,7 @@ try {
     rows.push({ name: `TensorFlow.js 4.22 ${name}${threads}`, ...result });
   }
 } finally {
-  await browser.close();
-  server.kill();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 
 console.log(`basic net, training images/s, headless chromium, ${seconds} s per measurement`);

@@ -7,45 +7,20 @@
 // It serves the built app (`latentlab serve`), trains `basic` briefly, checks that the loss falls
 // and reconstructions are drawn, draws on the canvas, applies salt-and-pepper noise, saves and
 // reloads a model, and leaves screenshots in out/e2e/.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { latentlab, openApp } from './browser.mjs';
 
 const mode = process.argv[2] ?? 'cpu';
 assert.ok(mode === 'cpu' || mode === 'webgpu', `mode is cpu or webgpu, not ${mode}`);
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/latentlab/target');
 const shots = join('out', 'e2e');
 mkdirSync(shots, { recursive: true });
 
 const step = (text) => console.log(`[e2e ${mode}] ${text}`);
 
-/** Starts `latentlab serve --port 0` and resolves with the URL it prints. */
-function serve() {
-  const server = spawn(join(targetDir, 'release', 'latentlab'), ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    server.on('exit', (code) => reject(new Error(`latentlab serve exited (${code})`)));
-    server.stdout.on('data', (chunk) => {
-      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(String(chunk));
-      if (url) resolve({ server, url: url[0] });
-    });
-  });
-}
-
-const args = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--remote-debugging-pipe',
-];
-if (mode === 'webgpu') args.push('--enable-unsafe-webgpu');
-const profile = mkdtempSync(join(tmpdir(), 'latentlab-e2e-'));
-args.push(`--user-data-dir=${profile}`);
-
-const { server, url } = await serve();
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', ignoreDefaultArgs: true, args });
-const context = browser.contexts()[0] ?? (await browser.newContext());
+const { url, context, close } = await openApp({ webgpu: mode === 'webgpu' });
 let failed = false;
 try {
   const page = await context.newPage();
@@ -136,14 +111,14 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-list li .download')]);
     const downloaded = join(shots, 'from-page.bpk');
     await download.saveAs(downloaded);
-    const evaluated = spawnSync(join(targetDir, 'release', 'latentlab'), ['eval', '--model', downloaded], { encoding: 'utf8' });
+    const evaluated = spawnSync(latentlab, ['eval', '--model', downloaded], { encoding: 'utf8' });
     assert.equal(evaluated.status, 0, evaluated.stderr);
     const cliLoss = JSON.parse(evaluated.stdout).test_loss;
     step(`the page's model evaluated by the CLI: test mse ${cliLoss.toFixed(5)} (page said ${pageLoss})`);
     assert.ok(Math.abs(cliLoss - pageLoss) < 1e-3, 'the CLI reads the page model and agrees on its loss');
 
     const native = join(shots, 'native');
-    const trained = spawnSync(join(targetDir, 'release', 'latentlab'),
+    const trained = spawnSync(latentlab,
       ['train', '--preset', 'basic', '--epochs', '1', '--limit', '3000', '--quiet', '--out', native], { encoding: 'utf8' });
     assert.equal(trained.status, 0, trained.stderr);
     await page.setInputFiles('#upload-model', join(native, 'model.bpk'));
@@ -216,8 +191,6 @@ try {
   const page = context.pages()[0];
   if (page) await page.screenshot({ path: join(shots, `${mode}-failure.png`), fullPage: true }).catch(() => {});
 } finally {
-  await browser.close();
-  server.kill();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 process.exit(failed ? 1 : 0);
