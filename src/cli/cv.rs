@@ -62,10 +62,7 @@ pub fn run(args: CvArgs) -> CliResult {
     }
     spec.validate()
         .map_err(|e| format!("spec {}: {e}", spec.name))?;
-    let mut data = files::load_mnist(&args.run.data)?;
-    if let Some(n) = args.run.limit {
-        data.train = data.train.take(n);
-    }
+    let data = args.run.load_data()?;
     let out = args
         .out
         .clone()

@@ -52,6 +52,17 @@ pub struct RunArgs {
     quiet: bool,
 }
 
+impl RunArgs {
+    /// MNIST from --data, its training set cut to --limit images.
+    fn load_data(&self) -> CliResult<crate::data::Mnist> {
+        let mut data = files::load_mnist(&self.data)?;
+        if let Some(n) = self.limit {
+            data.train = data.train.take(n);
+        }
+        Ok(data)
+    }
+}
+
 /// Which architecture and training recipe to use.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SpecArgs {

@@ -100,10 +100,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
 
-    let mut data = files::load_mnist(&args.run.data)?;
-    if let Some(n) = args.run.limit {
-        data.train = data.train.take(n);
-    }
+    let data = args.run.load_data()?;
     let (train, val) = data.train_val(args.run.seed).map_err(|e| e.to_string())?;
     device.seed(args.run.seed);
     let started = Instant::now();
