@@ -153,12 +153,12 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#latent .latent-row').length > 0, null, { timeout: 30_000 });
   await page.waitForTimeout(1000);
   const clean = await snapshot();
-  const cleanLatent = await page.textContent('#latent');
+  const cleanLatent = await page.getAttribute('#latent', 'data-latent');
   await page.$eval('#noise-snp', (el) => { el.value = '0.3'; el.dispatchEvent(new Event('input', { bubbles: true })); });
   // The CPU run's model reconstructs what it is shown; the few SwiftShader batches leave a model
   // whose output barely depends on its input, so there the latent code must change instead.
   await page.waitForFunction(({ before, latent, strict }) => Array.from(document.querySelector('#draw-recon').getContext('2d')
-    .getImageData(0, 0, 168, 168).data).join() !== before || (!strict && document.querySelector('#latent').textContent !== latent),
+    .getImageData(0, 0, 168, 168).data).join() !== before || (!strict && document.querySelector('#latent').dataset.latent !== latent),
   { before: clean, latent: cleanLatent, strict: mode === 'cpu' }, { timeout: 30_000 });
   step('salt-and-pepper changes the ' + (mode === 'cpu' ? 'reconstruction' : 'latent code'));
   await page.screenshot({ path: join(shots, `${mode}-draw-1280.png`), fullPage: true });

@@ -242,7 +242,10 @@ pub fn DrawView() -> impl IntoView {
                     </div>
                     <div>
                         <h3>"Latent code"</h3>
-                        <div class="latent" id="latent">{latent_bars}</div>
+                        <div class="latent" id="latent"
+                            data-latent=move || state.inference.with(|i| i.as_ref().map(|i| i.latent.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or_default())>
+                            {latent_bars}
+                        </div>
                     </div>
                 </div>
             </div>
