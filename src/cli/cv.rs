@@ -10,7 +10,7 @@ use web_time::Instant;
 
 use super::files::{self, METRICS_FILE};
 use super::progress::TerminalProgress;
-use super::{CliResult, RunArgs, SpecArgs};
+use super::{CliResult, RecipeArgs, RunArgs, SpecArgs};
 use crate::inference;
 use crate::model::Autoencoder;
 use crate::training::{FitSettings, fit_spec};
@@ -24,6 +24,8 @@ pub struct CvArgs {
     folds: usize,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    recipe: RecipeArgs,
     /// Output directory for the best fold's model (default: runs/<preset name>-cv).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -57,11 +59,7 @@ struct Summary<'a> {
 
 pub fn run(args: CvArgs) -> CliResult {
     let mut spec = args.spec.load()?;
-    if let Some(epochs) = args.run.epochs {
-        spec.train.epochs = epochs;
-    }
-    spec.validate()
-        .map_err(|e| format!("spec {}: {e}", spec.name))?;
+    args.recipe.apply(&mut spec, &args.run)?;
     let data = args.run.load_data()?;
     let out = args
         .out

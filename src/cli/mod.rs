@@ -16,7 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::model::ModelSpec;
+use crate::data::NoiseStack;
+use crate::model::{ModelSpec, PruneSpec};
 
 pub use backend::Backend;
 
@@ -60,6 +61,45 @@ impl RunArgs {
             data.train = data.train.take(n);
         }
         Ok(data)
+    }
+}
+
+/// Changes to a spec's training recipe from the command line: shared by `train` and `cv`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RecipeArgs {
+    /// Corrupt the training inputs (targets stay clean), e.g. "urn:0.7,snp:0.1"; kinds: urn
+    /// (uniform noise), snp (salt and pepper), hole (square hole), rot (rotation, degrees).
+    #[arg(long)]
+    noise: Option<NoiseStack>,
+    /// Iterative autoencoding: average the loss over this many reconstructions fed back.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Prune. Alone: the study's schedule read literally (every 5 epochs; encoder conv 0.1,
+    /// encoder linear 0.398, decoder linear 0.214, decoder conv 0.068 of each layer's
+    /// remaining weights). With options over it, e.g. "reading=target,scope=group,until=20";
+    /// keys every, until, reading (remaining|target), scope (layer|group) and the four amounts.
+    #[arg(long, num_args = 0..=1, default_missing_value = "study", value_name = "OPTIONS")]
+    prune: Option<String>,
+}
+
+impl RecipeArgs {
+    /// Applies these options and --epochs to `spec`, then validates it.
+    fn apply(&self, spec: &mut ModelSpec, run: &RunArgs) -> CliResult {
+        if let Some(epochs) = run.epochs {
+            spec.train.epochs = epochs;
+        }
+        if let Some(noise) = &self.noise {
+            spec.train.noise = noise.clone();
+        }
+        if let Some(iterations) = self.iterations {
+            spec.train.iterations = iterations;
+        }
+        if let Some(options) = &self.prune {
+            spec.train.pruning = Some(PruneSpec::with_options(options)?);
+        }
+        spec.validate()
+            .map(|_| ())
+            .map_err(|e| format!("spec {}: {e}", spec.name))
     }
 }
 

@@ -8,10 +8,9 @@ use web_time::Instant;
 
 use super::files::{self, METRICS_FILE, RECONSTRUCTIONS_FILE};
 use super::progress::TerminalProgress;
-use super::{CliResult, RunArgs, SpecArgs};
-use crate::data::NoiseStack;
+use super::{CliResult, RecipeArgs, RunArgs, SpecArgs};
 use crate::inference;
-use crate::model::{Autoencoder, PruneSpec};
+use crate::model::Autoencoder;
 use crate::render;
 use crate::training::{EpochRecord, FitSettings, LayerSparsity, StopReason, fit_spec, sparsity};
 
@@ -21,6 +20,8 @@ pub struct TrainArgs {
     spec: SpecArgs,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    recipe: RecipeArgs,
     /// Output directory (default: runs/<preset name>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -28,17 +29,6 @@ pub struct TrainArgs {
     /// fine-tune a denoising autoencoder. --preset/--spec are then ignored.
     #[arg(long)]
     from: Option<PathBuf>,
-    /// Corrupt the training inputs (targets stay clean), e.g. "urn:0.7,snp:0.1"; kinds: urn
-    /// (uniform noise), snp (salt and pepper), hole (square hole), rot (rotation, degrees).
-    #[arg(long)]
-    noise: Option<NoiseStack>,
-    /// Iterative autoencoding: average the loss over this many reconstructions fed back.
-    #[arg(long)]
-    iterations: Option<usize>,
-    /// Prune with the study's schedule (every 5 epochs; encoder conv 0.1, encoder linear 0.398,
-    /// decoder linear 0.214, decoder conv 0.068 of each layer's remaining weights).
-    #[arg(long)]
-    prune: bool,
 }
 
 /// Everything `train` measured, as written to metrics.json.
@@ -81,20 +71,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         }
         None => (args.spec.load()?, None),
     };
-    if let Some(epochs) = args.run.epochs {
-        spec.train.epochs = epochs;
-    }
-    if let Some(noise) = &args.noise {
-        spec.train.noise = noise.clone();
-    }
-    if let Some(iterations) = args.iterations {
-        spec.train.iterations = iterations;
-    }
-    if args.prune {
-        spec.train.pruning = Some(PruneSpec::study());
-    }
-    spec.validate()
-        .map_err(|e| format!("spec {}: {e}", spec.name))?;
+    args.recipe.apply(&mut spec, &args.run)?;
     let out = args
         .out
         .clone()

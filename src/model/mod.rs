@@ -7,5 +7,6 @@ pub mod spec;
 pub use autoencoder::{Autoencoder, Decoder, Encoder};
 pub use form::SpecForm;
 pub use spec::{
-    Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneSpec, Shapes, SpecError, TrainSpec,
+    Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneReading, PruneScope, PruneSpec,
+    Shapes, SpecError, TrainSpec,
 };

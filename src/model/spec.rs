@@ -99,8 +99,8 @@ pub struct TrainSpec {
     pub pruning: Option<PruneSpec>,
 }
 
-/// Magnitude pruning (training/pruning.rs): every `every` epochs each layer loses the fraction
-/// of its remaining weights with the smallest magnitude that its group's amount says.
+/// Magnitude pruning (training/pruning.rs): every `every` epochs (up to epoch `until`), weights of
+/// smallest magnitude are zeroed, by an amount per group of layers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PruneSpec {
     pub every: usize,
@@ -108,10 +108,44 @@ pub struct PruneSpec {
     pub encoder_linear: f64,
     pub decoder_linear: f64,
     pub decoder_conv: f64,
+    /// What an amount means (the study leaves it open).
+    #[serde(default)]
+    pub reading: PruneReading,
+    /// Whether weights are ranked within each layer or across the layers of a group.
+    #[serde(default)]
+    pub scope: PruneScope,
+    /// No prune steps after this epoch: the net fine-tunes at its final sparsity.
+    #[serde(default)]
+    pub until: Option<usize>,
+}
+
+/// What a pruning amount means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneReading {
+    /// Each step removes that fraction of the weights still left: k steps leave (1-a)^k.
+    #[default]
+    Remaining,
+    /// The amount is the sparsity to reach: the first step prunes to it, later steps only
+    /// re-rank (pruned weights stay pruned, so they change nothing).
+    Target,
+}
+
+/// Which weights compete in a magnitude ranking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneScope {
+    /// Each layer loses the amount of its own weights.
+    #[default]
+    Layer,
+    /// The layers of a group (e.g. the encoder's convolutions) are ranked together, like
+    /// PyTorch's `global_unstructured`: a layer of large weights can keep more of them.
+    Group,
 }
 
 impl PruneSpec {
-    /// The study's schedule for its best net: every 5 epochs, 0.1 / 0.398 / 0.214 / 0.068.
+    /// The study's schedule for its best net: every 5 epochs, 0.1 / 0.398 / 0.214 / 0.068, in
+    /// the literal reading (of the remaining weights, per layer, for the whole run).
     pub fn study() -> Self {
         Self {
             every: 5,
@@ -119,7 +153,72 @@ impl PruneSpec {
             encoder_linear: 0.398,
             decoder_linear: 0.214,
             decoder_conv: 0.068,
+            reading: PruneReading::Remaining,
+            scope: PruneScope::Layer,
+            until: None,
         }
+    }
+
+    /// The study's schedule with `options` over it: comma-separated `key=value` pairs, keys
+    /// `every`, `until`, `reading` (remaining|target), `scope` (layer|group), and the amounts
+    /// `encoder_conv`, `encoder_linear`, `decoder_linear`, `decoder_conv`. "" or "study" is the
+    /// study's schedule as is.
+    pub fn with_options(options: &str) -> Result<Self, String> {
+        let mut spec = Self::study();
+        for pair in options.split(',').map(str::trim) {
+            if pair.is_empty() || pair == "study" {
+                continue;
+            }
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("pruning option {pair:?}: expected key=value"))?;
+            let (key, value) = (key.trim(), value.trim());
+            let number = |what: &str| -> Result<f64, String> {
+                value
+                    .parse::<f64>()
+                    .map_err(|_| format!("pruning {what}: {value:?} is not a number"))
+            };
+            let count = || -> Result<usize, String> {
+                value
+                    .parse::<usize>()
+                    .map_err(|_| format!("pruning {key}: {value:?} is not a whole number"))
+            };
+            match key {
+                "every" => spec.every = count()?,
+                "until" => spec.until = Some(count()?),
+                "reading" => {
+                    spec.reading = match value {
+                        "remaining" => PruneReading::Remaining,
+                        "target" => PruneReading::Target,
+                        _ => return Err(format!("pruning reading {value:?}: remaining or target")),
+                    }
+                }
+                "scope" => {
+                    spec.scope = match value {
+                        "layer" => PruneScope::Layer,
+                        "group" => PruneScope::Group,
+                        _ => return Err(format!("pruning scope {value:?}: layer or group")),
+                    }
+                }
+                "encoder_conv" => spec.encoder_conv = number(key)?,
+                "encoder_linear" => spec.encoder_linear = number(key)?,
+                "decoder_linear" => spec.decoder_linear = number(key)?,
+                "decoder_conv" => spec.decoder_conv = number(key)?,
+                _ => {
+                    return Err(format!(
+                        "unknown pruning option {key:?} (every, until, reading, scope, encoder_conv, encoder_linear, decoder_linear, decoder_conv)"
+                    ));
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Whether a prune step runs after `epoch` (1-based).
+    pub fn due(&self, epoch: usize) -> bool {
+        self.every > 0
+            && epoch.is_multiple_of(self.every)
+            && self.until.is_none_or(|until| epoch <= until)
     }
 }
 

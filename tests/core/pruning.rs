@@ -2,7 +2,7 @@
 //! weights stay zero while training goes on, and the zeros (the mask) survive a save and load.
 
 use burn::prelude::*;
-use latentlab::model::{Autoencoder, ModelSpec, PruneSpec};
+use latentlab::model::{Autoencoder, ModelSpec, PruneReading, PruneScope, PruneSpec};
 use latentlab::store;
 use latentlab::training::{FitSettings, NoHooks, Pruning, fit_spec, sparsity};
 
@@ -39,6 +39,7 @@ fn pruned_weights_stay_zero_through_training_and_save_load() {
         encoder_linear: 0.4,
         decoder_linear: 0.25,
         decoder_conv: 0.1,
+        ..PruneSpec::study()
     };
     spec.train.pruning = Some(prune.clone());
     let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
@@ -109,4 +110,94 @@ fn impossible_pruning_is_a_spec_error() {
             .to_string()
             .contains("encoder linear")
     );
+}
+
+/// A fresh `basic` net (tanh, so its weights are all non-zero) to prune by hand.
+fn fresh_net(seed: u64) -> Autoencoder {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    device.seed(seed);
+    let mut arch = ModelSpec::basic().arch;
+    arch.activation = latentlab::model::Activation::Tanh;
+    Autoencoder::new(&arch, &device).unwrap()
+}
+
+fn zeros(model: &Autoencoder) -> Vec<(String, usize, usize)> {
+    pollster::block_on(sparsity(model))
+        .into_iter()
+        .map(|l| {
+            let z = (l.zero_fraction * l.weights as f64).round() as usize;
+            (l.layer, z, l.weights)
+        })
+        .collect()
+}
+
+#[test]
+fn a_target_reading_prunes_once_to_the_amount() {
+    let prune = PruneSpec {
+        reading: PruneReading::Target,
+        ..PruneSpec::study()
+    };
+    let mut hooks = Pruning::new(Some(prune.clone()), NoHooks);
+    let once = pollster::block_on(hooks.prune(fresh_net(5)));
+    let after_one = zeros(&once);
+    for (layer, z, n) in &after_one {
+        let want = (amount_of(layer, &prune) * *n as f64).floor() as usize;
+        assert_eq!(
+            *z, want,
+            "{layer}: the target sparsity after the first step"
+        );
+    }
+    // The target is reached: a second step changes nothing.
+    let twice = pollster::block_on(hooks.prune(once));
+    assert_eq!(zeros(&twice), after_one);
+}
+
+#[test]
+fn a_group_scope_ranks_the_layers_of_a_group_together() {
+    let prune = PruneSpec {
+        scope: PruneScope::Group,
+        ..PruneSpec::study()
+    };
+    let net = fresh_net(6);
+    let mut hooks = Pruning::new(Some(prune.clone()), NoHooks);
+    let pruned = zeros(&pollster::block_on(hooks.prune(net)));
+    // Each group loses its amount of its weights in total...
+    for (group, amount) in [
+        ("encoder.conv", prune.encoder_conv),
+        ("encoder.linear", prune.encoder_linear),
+        ("decoder.linear", prune.decoder_linear),
+        ("decoder.conv", prune.decoder_conv),
+    ] {
+        let (z, n) = pruned
+            .iter()
+            .filter(|(l, _, _)| l.starts_with(group))
+            .fold((0, 0), |(z, n), (_, lz, ln)| (z + lz, n + ln));
+        assert_eq!(z, (amount * n as f64).floor() as usize, "{group}");
+    }
+    // ...but not evenly: layers of larger weights keep more (default init scales with fan-in).
+    let fractions: Vec<f64> = pruned
+        .iter()
+        .filter(|(l, _, _)| l.starts_with("encoder.linear"))
+        .map(|(_, z, n)| *z as f64 / *n as f64)
+        .collect();
+    assert!(
+        fractions.windows(2).any(|w| (w[0] - w[1]).abs() > 0.01),
+        "per-layer fractions differ under a global ranking: {fractions:?}"
+    );
+}
+
+#[test]
+fn pruning_stops_after_until() {
+    let prune = PruneSpec::with_options("every=5,until=15").unwrap();
+    let due: Vec<usize> = (1..=30).filter(|&e| prune.due(e)).collect();
+    assert_eq!(due, vec![5, 10, 15]);
+    assert_eq!(PruneSpec::with_options("").unwrap(), PruneSpec::study());
+    let custom = PruneSpec::with_options("reading=target, scope=group, encoder_conv=0.2").unwrap();
+    assert_eq!(custom.reading, PruneReading::Target);
+    assert_eq!(custom.scope, PruneScope::Group);
+    assert_eq!(custom.encoder_conv, 0.2);
+    for bad in ["every", "reading=all", "scope=net", "until=x", "colour=red"] {
+        assert!(PruneSpec::with_options(bad).is_err(), "{bad}");
+    }
 }
