@@ -1,12 +1,16 @@
-//! Using a trained autoencoder: reconstructions, latent codes and test loss.
+//! Using trained models: reconstructions, latent codes and test loss of an autoencoder; class
+//! probabilities, accuracy and the confusion matrix of a classifier.
 //!
 //! Models passed here should be in validation mode (`model.valid()`): no dropout, no graph.
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use crate::data::{Images, NoiseStack, mnist::PIXELS};
-use crate::model::{Autoencoder, LossKind};
+use burn::tensor::activation::softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{BatchOrder, Images, NoiseStack, images_to_tensor, mnist::PIXELS};
+use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, LossKind};
 use crate::training::{Reconstruction, evaluate};
 
 /// Pixels (n x 784, in [0, 1]) as a [n, 1, 28, 28] tensor.
@@ -34,6 +38,74 @@ pub async fn reconstruct(model: &Autoencoder, pixels: &[f32], device: &Device) -
 /// Latent codes of `pixels` (n x 784), as n x latent values.
 pub async fn encode(model: &Autoencoder, pixels: &[f32], device: &Device) -> Vec<f32> {
     read_floats(model.encoder.forward(pixels_to_tensor(pixels, device))).await
+}
+
+/// Latent codes of every image in `images` (in batches), as n x latent values: the input of the
+/// latent views, for an autoencoder's encoder or a fine-tuned classifier's.
+pub async fn encode_images(encoder: &Encoder, images: &Images, device: &Device) -> Vec<f32> {
+    let mut codes = Vec::new();
+    for indices in BatchOrder::sequential(images.len(), 1000) {
+        let x = images_to_tensor(images, &indices, device);
+        codes.extend(read_floats(encoder.forward(x)).await);
+    }
+    codes
+}
+
+/// Class probabilities of `pixels` (n x 784), as n x 10 values summing to 1 per image.
+pub async fn classify(model: &Classifier, pixels: &[f32], device: &Device) -> Vec<f32> {
+    let logits = model.forward(pixels_to_tensor(pixels, device));
+    read_floats(softmax(logits, 1)).await
+}
+
+/// How a classifier does on a labelled set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// `counts[true digit][predicted digit]`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl Confusion {
+    pub fn total(&self) -> usize {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Fraction of images whose predicted digit is the true one.
+    pub fn accuracy(&self) -> f64 {
+        let right: usize = (0..self.counts.len()).map(|d| self.counts[d][d]).sum();
+        right as f64 / self.total().max(1) as f64
+    }
+
+    /// The matrix as text: true digits down, predicted across.
+    pub fn table(&self) -> String {
+        let mut out = String::from("true/pred");
+        for p in 0..self.counts.len() {
+            out += &format!("{p:>6}");
+        }
+        for (t, row) in self.counts.iter().enumerate() {
+            out += &format!("\n{t:>9}");
+            for n in row {
+                out += &format!("{n:>6}");
+            }
+        }
+        out
+    }
+}
+
+/// The confusion matrix of `model` on `images`.
+pub async fn confusion(model: &Classifier, images: &Images, device: &Device) -> Confusion {
+    let mut counts = vec![vec![0usize; CLASSES]; CLASSES];
+    for indices in BatchOrder::sequential(images.len(), 1000) {
+        let x = images_to_tensor(images, &indices, device);
+        let predicted = model.forward(x).argmax(1).flatten::<1>(0, 1);
+        let predicted = predicted
+            .into_data_async()
+            .await
+            .expect("reading predictions back");
+        for (&i, p) in indices.iter().zip(predicted.iter::<i64>()) {
+            counts[images.labels()[i] as usize][p as usize] += 1;
+        }
+    }
+    Confusion { counts }
 }
 
 /// Images decoded from latent codes (n x latent), as n x 784 values in (0, 1).

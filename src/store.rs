@@ -12,10 +12,13 @@ use burn::tensor::Bytes;
 use burn_pack::{Reader, Writer};
 use thiserror::Error;
 
-use crate::model::{Autoencoder, ModelSpec, SpecError};
+use crate::model::{Autoencoder, Classifier, ClassifierSpec, ModelSpec, SpecError};
 
 /// Metadata key under which the spec is stored in the burnpack file.
 const SPEC_KEY: &str = "latentlab.spec";
+/// Present in classifier files only: the [`ClassifierSpec`] as JSON. The spec under
+/// `SPEC_KEY` is then the autoencoder's whose encoder the classifier was made from.
+const CLASSIFIER_KEY: &str = "latentlab.classifier";
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -25,12 +28,23 @@ pub enum StoreError {
     BadSpec { file: String, reason: String },
     #[error("{file}: the weights were saved for a different architecture than its spec ({reason})")]
     WrongArchitecture { file: String, reason: String },
+    #[error("{file}: {reason}")]
+    WrongKind { file: String, reason: String },
     #[error(transparent)]
     Spec(#[from] SpecError),
 }
 
 /// Serialises the weights of `model` together with `spec`.
 pub fn save(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
+    save_module(model, spec, None)
+}
+
+/// Serialises a classifier with the spec of the autoencoder its encoder came from.
+pub fn save_classifier(model: Classifier, spec: &ModelSpec, head: &ClassifierSpec) -> Vec<u8> {
+    save_module(model, spec, Some(head))
+}
+
+fn save_module<M: Module>(model: M, spec: &ModelSpec, head: Option<&ClassifierSpec>) -> Vec<u8> {
     let record = model
         .into_record()
         .into_bytes()
@@ -39,11 +53,12 @@ pub fn save(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
         .and_then(Reader::into_tensors)
         .expect("re-reading a record just written");
     let json = serde_json::to_string(spec).expect("a spec always serialises");
-    Writer::new(tensors)
-        .with_metadata(SPEC_KEY, &json)
-        .into_bytes()
-        .expect("writing in memory")
-        .to_vec()
+    let mut writer = Writer::new(tensors).with_metadata(SPEC_KEY, &json);
+    if let Some(head) = head {
+        let json = serde_json::to_string(head).expect("a classifier spec always serialises");
+        writer = writer.with_metadata(CLASSIFIER_KEY, &json);
+    }
+    writer.into_bytes().expect("writing in memory").to_vec()
 }
 
 /// [`save`] for a model on any device, WebGPU included: WebGPU has no synchronous reads, so the
@@ -52,8 +67,17 @@ pub async fn save_async(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
     save(to_cpu(model).await, spec)
 }
 
+/// [`save_classifier`] for a classifier on any device (see [`save_async`]).
+pub async fn save_classifier_async(
+    model: Classifier,
+    spec: &ModelSpec,
+    head: &ClassifierSpec,
+) -> Vec<u8> {
+    save_classifier(to_cpu(model).await, spec, head)
+}
+
 /// A copy of `model` whose weights live on the CPU (flex), read back without blocking.
-pub async fn to_cpu(model: Autoencoder) -> Autoencoder {
+pub async fn to_cpu<M: Module>(model: M) -> M {
     /// Every float weight, flattened, in the module's traversal order.
     struct Collect(Vec<Tensor<1>>);
     impl ModuleVisitor for Collect {
@@ -93,14 +117,21 @@ pub async fn to_cpu(model: Autoencoder) -> Autoencoder {
     })
 }
 
-/// Reads the spec stored in a model file.
-pub fn read_spec(file: &str, bytes: &[u8]) -> Result<ModelSpec, StoreError> {
+/// The metadata of a model file: its spec and, for a classifier, the classifier's spec.
+fn read_metadata(
+    file: &str,
+    bytes: &[u8],
+) -> Result<(ModelSpec, Option<ClassifierSpec>), StoreError> {
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
         StoreError::NotAModel {
             file: file.into(),
             reason: e.to_string(),
         }
     })?;
+    let bad = |e: serde_json::Error| StoreError::BadSpec {
+        file: file.into(),
+        reason: e.to_string(),
+    };
     let json = reader
         .metadata()
         .get(SPEC_KEY)
@@ -108,10 +139,39 @@ pub fn read_spec(file: &str, bytes: &[u8]) -> Result<ModelSpec, StoreError> {
             file: file.into(),
             reason: "a burnpack file without a latentlab spec".into(),
         })?;
-    serde_json::from_str(json).map_err(|e| StoreError::BadSpec {
-        file: file.into(),
-        reason: e.to_string(),
-    })
+    let spec = serde_json::from_str(json).map_err(bad)?;
+    let head = match reader.metadata().get(CLASSIFIER_KEY) {
+        Some(json) => Some(serde_json::from_str(json).map_err(bad)?),
+        None => None,
+    };
+    Ok((spec, head))
+}
+
+/// Reads the spec stored in a model file.
+pub fn read_spec(file: &str, bytes: &[u8]) -> Result<ModelSpec, StoreError> {
+    read_metadata(file, bytes).map(|(spec, _)| spec)
+}
+
+/// Whether a model file holds a classifier (rather than an autoencoder).
+pub fn is_classifier(file: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+    read_metadata(file, bytes).map(|(_, head)| head.is_some())
+}
+
+/// Loads the weights of a model file into `model` (built for the file's spec); a file for
+/// another architecture is an error naming the first mismatch.
+fn load_into<M: Module>(file: &str, bytes: &[u8], model: M) -> Result<M, StoreError> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
+        StoreError::NotAModel {
+            file: file.into(),
+            reason: e.to_string(),
+        }
+    })?;
+    model
+        .try_load_record(record)
+        .map_err(|e| StoreError::WrongArchitecture {
+            file: file.into(),
+            reason: e.to_string(),
+        })
 }
 
 /// Rebuilds the autoencoder described by `spec` on `device` and loads the weights of the model
@@ -122,19 +182,13 @@ pub fn load_with_spec(
     spec: &ModelSpec,
     device: &Device,
 ) -> Result<Autoencoder, StoreError> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
-        StoreError::NotAModel {
+    if is_classifier(file, bytes).unwrap_or(false) {
+        return Err(StoreError::WrongKind {
             file: file.into(),
-            reason: e.to_string(),
-        }
-    })?;
-    let model = Autoencoder::new(&spec.arch, device)?;
-    model
-        .try_load_record(record)
-        .map_err(|e| StoreError::WrongArchitecture {
-            file: file.into(),
-            reason: e.to_string(),
-        })
+            reason: "this is a digit classifier, not an autoencoder".into(),
+        });
+    }
+    load_into(file, bytes, Autoencoder::new(&spec.arch, device)?)
 }
 
 /// Loads a model file on its own: the spec comes from the file's metadata.
@@ -146,4 +200,19 @@ pub fn load(
     let spec = read_spec(file, bytes)?;
     let model = load_with_spec(file, bytes, &spec, device)?;
     Ok((spec, model))
+}
+
+/// Loads a classifier file: the autoencoder spec its encoder came from, its own spec, and it.
+pub fn load_classifier(
+    file: &str,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<(ModelSpec, ClassifierSpec, Classifier), StoreError> {
+    let (spec, head) = read_metadata(file, bytes)?;
+    let head = head.ok_or_else(|| StoreError::WrongKind {
+        file: file.into(),
+        reason: "this is an autoencoder, not a digit classifier (fine-tune one first)".into(),
+    })?;
+    let model = load_into(file, bytes, Classifier::new(&spec.arch, device)?)?;
+    Ok((spec, head, model))
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::CliResult;
 use crate::data::{Mnist, mnist::FILE_NAMES};
-use crate::model::{Autoencoder, ModelSpec};
+use crate::model::{Autoencoder, Classifier, ClassifierSpec, ModelSpec};
 use crate::render::Gray;
 use crate::store;
 
@@ -78,14 +78,8 @@ pub fn save_model(dir: &Path, model: Autoencoder, spec: &ModelSpec) -> CliResult
 
 /// Loads a model directory (or a model file); the weights must fit `spec.json` when present.
 pub fn load_model(path: &Path, device: &Device) -> CliResult<(ModelSpec, Autoencoder)> {
-    let (file, spec_path) = if path.is_dir() {
-        (
-            path.join(MODEL_FILE),
-            Some(path.join(SPEC_FILE)).filter(|p| p.is_file()),
-        )
-    } else {
-        (path.to_path_buf(), None)
-    };
+    let file = model_file(path);
+    let spec_path = Some(path.join(SPEC_FILE)).filter(|p| path.is_dir() && p.is_file());
     let bytes = read(&file)?;
     let name = file.display().to_string();
     let result = match spec_path {
@@ -96,6 +90,46 @@ pub fn load_model(path: &Path, device: &Device) -> CliResult<(ModelSpec, Autoenc
         None => store::load(&name, &bytes, device),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The model file of a model directory (or the path itself when it is a file).
+fn model_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Loads a classifier directory (written by `finetune`) or file.
+pub fn load_classifier(
+    path: &Path,
+    device: &Device,
+) -> CliResult<(ModelSpec, ClassifierSpec, Classifier)> {
+    let file = model_file(path);
+    let bytes = read(&file)?;
+    store::load_classifier(&file.display().to_string(), &bytes, device).map_err(|e| e.to_string())
+}
+
+/// Whether a model directory or file holds a classifier rather than an autoencoder.
+pub fn is_classifier(path: &Path) -> CliResult<bool> {
+    let file = model_file(path);
+    let bytes = read(&file)?;
+    store::is_classifier(&file.display().to_string(), &bytes).map_err(|e| e.to_string())
+}
+
+/// Writes a classifier and the spec of its autoencoder into `dir` (created if needed).
+pub fn save_classifier(
+    dir: &Path,
+    model: Classifier,
+    spec: &ModelSpec,
+    head: &ClassifierSpec,
+) -> CliResult {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(MODEL_FILE);
+    fs::write(&path, store::save_classifier(model, spec, head))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    write_json(&dir.join(SPEC_FILE), spec)
 }
 
 /// Encodes a gray image as PNG.

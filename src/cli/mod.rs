@@ -7,8 +7,12 @@ mod bench;
 mod cv;
 mod eval;
 pub mod files;
+mod finetune;
+mod latent;
+mod plot;
 mod progress;
 mod serve;
+mod table2;
 mod train;
 
 use std::path::PathBuf;
@@ -132,6 +136,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a spec's layer shapes and parameter counts.
     Arch(arch::ArchArgs),
+    /// Fine-tune a digit classifier from a pretrained encoder (to a chosen depth, k-fold).
+    Finetune(finetune::FinetuneArgs),
+    /// The study's Table 2: fine-tune at every depth, 5-fold; Markdown and JSON.
+    Table2(table2::Table2Args),
+    /// Latent codes of the test set in 2D (PCA, t-SNE, slice), coloured by digit, as PNG.
+    Latent(latent::LatentArgs),
     /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -148,6 +158,9 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Arch(args) => arch::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Finetune(args) => finetune::run(args),
+        Command::Table2(args) => table2::run(args),
+        Command::Latent(args) => latent::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

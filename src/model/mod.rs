@@ -1,10 +1,12 @@
 //! Models: the serialisable spec with its shape inference, and the burn modules built from it.
 
 pub mod autoencoder;
+pub mod classifier;
 pub mod form;
 pub mod spec;
 
 pub use autoencoder::{Autoencoder, Decoder, Encoder};
+pub use classifier::{CLASSES, Classifier, ClassifierSpec, Unfreeze};
 pub use form::SpecForm;
 pub use spec::{
     Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneReading, PruneScope, PruneSpec,

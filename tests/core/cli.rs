@@ -327,3 +327,184 @@ fn bad_data_and_bad_specs_are_clear_errors() {
         text(&out)
     );
 }
+
+#[test]
+fn cv_prunes_with_the_options_given() {
+    let dir = TempDir::new();
+    let data = data_dir();
+    let out = latentlab(&[
+        "cv",
+        "--preset",
+        "basic",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--prune",
+        "every=1,reading=target",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(spec["train"]["pruning"]["reading"], "target");
+    assert_eq!(spec["train"]["pruning"]["every"], 1);
+    let bad = latentlab(&[
+        "cv",
+        "--prune",
+        "scope=net",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("layer or group"), "{}", text(&bad));
+}
+
+/// An autoencoder, a classifier fine-tuned from it, and both latent views: the CLI's path
+/// through the study's section 2.4 on a small scale.
+#[test]
+fn finetune_table2_and_latent_views() {
+    let dir = TempDir::new();
+    let data = data_dir();
+    let data = data.to_str().unwrap();
+    let ae = dir.path().join("ae");
+    assert!(
+        quick_train(&["--preset", "best"], data, &ae)
+            .status
+            .success()
+    );
+
+    let clf = dir.path().join("clf");
+    let out = latentlab(&[
+        "finetune",
+        "--model",
+        ae.to_str().unwrap(),
+        "--unfreeze",
+        "all",
+        "--folds",
+        "2",
+        "--epochs",
+        "3",
+        "--limit",
+        "3000",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        clf.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let accuracy = summary["mean_test_accuracy"].as_f64().unwrap();
+    // Some 20 steps from an encoder trained one epoch on 1,200 images: well above chance (0.1).
+    assert!(accuracy > 0.2 && accuracy <= 1.0, "{summary}");
+    for file in ["model.bpk", "spec.json", "metrics.json", "confusion.png"] {
+        assert!(clf.join(file).is_file(), "{file}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(clf.join("metrics.json")).unwrap()).unwrap();
+    let counts = metrics["confusion"]["counts"].as_array().unwrap();
+    let total: u64 = counts
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 10_000, "every test image in the confusion matrix");
+
+    // Fine-tuning a classifier, or an unknown depth: clear errors.
+    let again = latentlab(&["finetune", "--model", clf.to_str().unwrap(), "--data", data]);
+    assert!(
+        text(&again).contains("already a classifier"),
+        "{}",
+        text(&again)
+    );
+    let depth = latentlab(&[
+        "finetune",
+        "--model",
+        ae.to_str().unwrap(),
+        "--unfreeze",
+        "deep",
+    ]);
+    assert!(
+        text(&depth).contains("head, latent, hidden, conv, all"),
+        "{}",
+        text(&depth)
+    );
+
+    let table = dir.path().join("table2");
+    let out = latentlab(&[
+        "table2",
+        "--model",
+        ae.to_str().unwrap(),
+        "--depths",
+        "head,conv",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(table.join("table2.md")).unwrap();
+    assert!(md.contains("(0.9126)") && md.contains("(0.9874)"), "{md}");
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(table.join("table2.json")).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(table.join("conv/model.bpk").is_file());
+
+    // Latent views of both models; a slice of the autoencoder also decodes a grid.
+    for (model, method, extra) in [
+        (&ae, "tsne", vec![]),
+        (&clf, "pca", vec![]),
+        (&ae, "slice", vec!["--dims", "2,4"]),
+    ] {
+        let mut args = vec![
+            "latent",
+            "--model",
+            model.to_str().unwrap(),
+            "--method",
+            method,
+            "--points",
+            "300",
+            "--quiet",
+            "--data",
+            data,
+        ];
+        args.extend(extra);
+        let out = latentlab(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["points"], 300);
+        assert!(Path::new(v["png"].as_str().unwrap()).is_file());
+    }
+    assert!(ae.join("latent-slice-2-4-decoded.png").is_file());
+    let bad = latentlab(&[
+        "latent",
+        "--model",
+        ae.to_str().unwrap(),
+        "--method",
+        "slice",
+        "--dims",
+        "2,9",
+        "--data",
+        data,
+    ]);
+    assert!(
+        text(&bad).contains("two different dimensions below 6"),
+        "{}",
+        text(&bad)
+    );
+}
