@@ -1,5 +1,19 @@
 //! Lays images out as a grid of gray pixels: the native CLI encodes it as PNG, the page draws it.
 
+/// One colour per digit in latent views (category10), the same in the CLI's PNGs and the page.
+pub const DIGIT_COLOURS: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
 /// A gray image, row-major, one byte per pixel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gray {

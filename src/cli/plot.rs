@@ -11,6 +11,7 @@ use plotters::style::{FontStyle, register_font};
 
 use super::CliResult;
 use crate::inference::Confusion;
+use crate::render::DIGIT_COLOURS;
 
 const FONT: &str = "sans-serif";
 
@@ -22,20 +23,6 @@ fn register() {
         let _ = register_font(FONT, FontStyle::Normal, bytes);
     });
 }
-
-/// One colour per digit (the category10 palette the page uses too).
-pub const DIGIT_COLOURS: [(u8, u8, u8); 10] = [
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-    (188, 189, 34),
-    (23, 190, 207),
-];
 
 fn err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
     move |e| format!("{}: {e}", path.display())

@@ -27,8 +27,9 @@ pub struct SpecForm {
     pub iterations: String,
     /// Input corruption for denoising, e.g. `urn:0.7,snp:0.1`; empty or `none`: clean inputs.
     pub noise: String,
-    /// Carried through unchanged (the editor has no pruning fields yet).
-    pub pruning: Option<PruneSpec>,
+    /// Magnitude pruning as [`PruneSpec::with_options`] reads it ("study", or key=value pairs
+    /// over the study's schedule); empty: none.
+    pub pruning: String,
 }
 
 fn join(values: impl IntoIterator<Item = usize>) -> String {
@@ -81,7 +82,12 @@ impl From<&ModelSpec> for SpecForm {
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             iterations: spec.train.iterations.to_string(),
-            pruning: spec.train.pruning.clone(),
+            pruning: spec
+                .train
+                .pruning
+                .as_ref()
+                .map(PruneSpec::to_options)
+                .unwrap_or_default(),
             noise: if spec.train.noise.is_empty() {
                 String::new()
             } else {
@@ -149,7 +155,12 @@ impl SpecForm {
                     .trim()
                     .parse()
                     .map_err(|e| format!("noise: {e}"))?,
-                pruning: self.pruning.clone(),
+                pruning: match self.pruning.trim() {
+                    "" => None,
+                    options => Some(
+                        PruneSpec::with_options(options).map_err(|e| format!("pruning: {e}"))?,
+                    ),
+                },
             },
         };
         spec.validate().map_err(|e| e.to_string())?;
@@ -163,7 +174,9 @@ mod tests {
 
     #[test]
     fn presets_round_trip_through_the_form() {
-        for spec in [ModelSpec::basic(), ModelSpec::best()] {
+        let mut pruned = ModelSpec::best();
+        pruned.train.pruning = Some(PruneSpec::with_options("scope=group,until=20").unwrap());
+        for spec in [ModelSpec::basic(), ModelSpec::best(), pruned] {
             assert_eq!(SpecForm::from(&spec).parse().unwrap(), spec);
         }
     }
@@ -194,7 +207,13 @@ mod tests {
             "{err}"
         );
         assert!(with(|f| f.batch_size = "0".into()).contains("batch size"));
+        assert!(with(|f| f.pruning = "scope=net".into()).contains("pruning: "));
         let mut form = base.clone();
+        form.pruning = "study".into();
+        assert_eq!(
+            form.parse().unwrap().train.pruning,
+            Some(PruneSpec::study())
+        );
         form.patience = " ".into();
         assert_eq!(form.parse().unwrap().train.patience, None);
     }

@@ -214,6 +214,27 @@ impl PruneSpec {
         Ok(spec)
     }
 
+    /// The options text that [`PruneSpec::with_options`] reads back into this spec.
+    pub fn to_options(&self) -> String {
+        let mut parts = vec![
+            format!("every={}", self.every),
+            format!("encoder_conv={}", self.encoder_conv),
+            format!("encoder_linear={}", self.encoder_linear),
+            format!("decoder_linear={}", self.decoder_linear),
+            format!("decoder_conv={}", self.decoder_conv),
+        ];
+        if self.reading == PruneReading::Target {
+            parts.push("reading=target".into());
+        }
+        if self.scope == PruneScope::Group {
+            parts.push("scope=group".into());
+        }
+        if let Some(until) = self.until {
+            parts.push(format!("until={until}"));
+        }
+        parts.join(",")
+    }
+
     /// Whether a prune step runs after `epoch` (1-based).
     pub fn due(&self, epoch: usize) -> bool {
         self.every > 0

@@ -14,13 +14,13 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::{Control, EpochRecord, Hooks, Progress};
 use crate::model::{Autoencoder, PruneReading, PruneScope, PruneSpec};
 
 /// The fraction of one layer's weights that are zero.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerSparsity {
     pub layer: String,
     pub weights: usize,

@@ -2,7 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::components::{data::DataPanel, draw::DrawView, models::ModelsView, train::TrainView};
+use super::components::{
+    data::DataPanel, draw::DrawView, finetune::FinetuneView, latent::LatentView,
+    models::ModelsView, train::TrainView,
+};
 use super::link;
 use super::protocol::{BackendKind, Request};
 use super::state::{AppState, RunState};
@@ -69,6 +72,8 @@ pub fn App() -> impl IntoView {
             <TrainView />
             <DrawView />
             <ModelsView />
+            <FinetuneView />
+            <LatentView />
         </main>
     }
 }

@@ -4,8 +4,16 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::model::ModelSpec;
-use crate::training::{EpochRecord, Progress, StopReason};
+use crate::latent::{Method, Ranges};
+use crate::model::{ModelSpec, Unfreeze};
+use crate::training::{EpochRecord, LayerSparsity, Progress, StopReason};
+
+/// Whose encoder a latent view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Embedder {
+    Autoencoder,
+    Classifier,
+}
 
 /// Where training runs in the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +72,27 @@ pub enum Request {
         spec: ModelSpec,
         seed: u64,
         limit: Option<usize>,
+        /// Start from the model in use (its architecture and weights; e.g. a denoising
+        /// fine-tune) instead of fresh weights; the spec's training settings apply.
+        from_model_in_use: bool,
+    },
+    /// Fine-tune a digit classifier from the encoder of the model in use.
+    Finetune {
+        unfreeze: Unfreeze,
+        epochs: usize,
+        seed: u64,
+        limit: Option<usize>,
+    },
+    /// Embed the latent codes of the first `points` test digits in 2D.
+    Embed {
+        which: Embedder,
+        method: Method,
+        points: usize,
+    },
+    /// Decode latent codes (n x latent) with the model in use.
+    Decode {
+        id: u64,
+        codes: Vec<f32>,
     },
     Pause,
     Resume,
@@ -122,10 +151,12 @@ pub enum Response {
     },
     Paused,
     Resumed,
-    /// An epoch finished: its record and the reconstructions of the `originals`.
+    /// An epoch finished: its record, the reconstructions of the `originals`, and the sparsity
+    /// per layer when pruning.
     Epoch {
         record: EpochRecord,
         reconstructions: Vec<f32>,
+        sparsity: Vec<LayerSparsity>,
     },
     Finished {
         model: ByteBuf,
@@ -135,14 +166,61 @@ pub enum Response {
         history: Vec<EpochRecord>,
         message: Option<String>,
     },
+    /// The autoencoder drawing, sliders and views use, with the range of each latent dimension
+    /// over test digits (the sliders' bounds).
     ModelInUse {
         name: String,
         spec: ModelSpec,
+        ranges: Ranges,
     },
     Inferred {
         id: u64,
         reconstruction: Vec<f32>,
         latent: Vec<f32>,
+        /// Digit probabilities, when there is a classifier.
+        probabilities: Option<Vec<f32>>,
+    },
+    FinetuneStarted {
+        unfreeze: Unfreeze,
+        train: usize,
+        val: usize,
+    },
+    FinetuneProgress {
+        progress: Progress,
+    },
+    FinetuneEpoch {
+        record: EpochRecord,
+    },
+    /// A classifier is ready (fine-tuned here, or loaded): its test accuracy and confusion
+    /// matrix when known, and its file.
+    ClassifierReady {
+        name: String,
+        unfreeze: Unfreeze,
+        accuracy: Option<f64>,
+        confusion: Option<Vec<Vec<usize>>>,
+        model: ByteBuf,
+    },
+    FinetuneFailed {
+        message: String,
+    },
+    EmbedProgress {
+        which: Embedder,
+        iteration: usize,
+        total: usize,
+    },
+    /// A latent view: one point per test digit, with the digits' labels and pixels (u8, 784
+    /// each) for hovering.
+    Embedded {
+        which: Embedder,
+        method: Method,
+        points: Vec<[f32; 2]>,
+        labels: ByteBuf,
+        images: ByteBuf,
+        seconds: f64,
+    },
+    Decoded {
+        id: u64,
+        images: Vec<f32>,
     },
     BenchResult {
         preset: String,

@@ -3,9 +3,10 @@
 use leptos::prelude::*;
 
 use super::idb::StoredModel;
-use super::protocol::{BackendStatus, Response};
-use crate::model::ModelSpec;
-use crate::training::{EpochRecord, Progress};
+use super::protocol::{BackendStatus, Embedder, Response};
+use crate::latent::{Method, Ranges};
+use crate::model::{ModelSpec, Unfreeze};
+use crate::training::{EpochRecord, LayerSparsity, Progress};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataState {
@@ -43,6 +44,30 @@ pub struct Inference {
     pub id: u64,
     pub reconstruction: Vec<f32>,
     pub latent: Vec<f32>,
+    /// Digit probabilities, when a classifier exists.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+/// The classifier that labels drawings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifierInfo {
+    pub name: String,
+    pub unfreeze: Unfreeze,
+    /// Test accuracy and confusion matrix, when fine-tuned here.
+    pub accuracy: Option<f64>,
+    pub confusion: Option<Vec<Vec<usize>>>,
+    pub bytes: Vec<u8>,
+}
+
+/// One latent view, as the worker computed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embedding {
+    pub method: Method,
+    pub points: Vec<[f32; 2]>,
+    pub labels: Vec<u8>,
+    /// The embedded digits' pixels (u8, 784 each), shown on hover.
+    pub images: Vec<u8>,
+    pub seconds: f64,
 }
 
 /// Every signal of the page, shared through leptos' context (all fields are `Copy` handles).
@@ -66,6 +91,22 @@ pub struct AppState {
     pub models: RwSignal<Vec<StoredModel>>,
     /// Name of the model drawing uses, and its latent size.
     pub model_in_use: RwSignal<Option<(String, usize)>>,
+    /// Range of each latent dimension of the model in use (the sliders' bounds).
+    pub ranges: RwSignal<Option<Ranges>>,
+    /// Zero-weight fraction per layer, as of the last epoch of a pruned run.
+    pub sparsity: RwSignal<Vec<LayerSparsity>>,
+    /// Fine-tuning in the page: running or not, progress and history.
+    pub finetune_running: RwSignal<bool>,
+    pub finetune_progress: RwSignal<Option<Progress>>,
+    pub finetune_history: RwSignal<Vec<EpochRecord>>,
+    pub classifier: RwSignal<Option<ClassifierInfo>>,
+    /// Latent views: the autoencoder's and the classifier's.
+    pub embedding_ae: RwSignal<Option<Embedding>>,
+    pub embedding_clf: RwSignal<Option<Embedding>>,
+    /// A latent view being computed: whose, and t-SNE's (iteration, total) when known.
+    pub embedding_busy: RwSignal<Option<(Embedder, usize, usize)>>,
+    /// The last decoded latent codes (sliders, interpolation), by request id.
+    pub decoded: RwSignal<Option<(u64, Vec<f32>)>>,
     pub inference: RwSignal<Option<Inference>>,
     pub bench: RwSignal<Option<String>>,
     /// A finished model waiting to be stored (the models component stores it).
@@ -89,6 +130,16 @@ impl AppState {
             errors: RwSignal::new(Vec::new()),
             models: RwSignal::new(Vec::new()),
             model_in_use: RwSignal::new(None),
+            ranges: RwSignal::new(None),
+            sparsity: RwSignal::new(Vec::new()),
+            finetune_running: RwSignal::new(false),
+            finetune_progress: RwSignal::new(None),
+            finetune_history: RwSignal::new(Vec::new()),
+            classifier: RwSignal::new(None),
+            embedding_ae: RwSignal::new(None),
+            embedding_clf: RwSignal::new(None),
+            embedding_busy: RwSignal::new(None),
+            decoded: RwSignal::new(None),
             inference: RwSignal::new(None),
             bench: RwSignal::new(None),
             finished: RwSignal::new(None),
@@ -143,6 +194,7 @@ impl AppState {
                 self.run_spec.set(Some(spec));
                 self.progress.set(None);
                 self.history.set(Vec::new());
+                self.sparsity.set(Vec::new());
                 self.last_result.set(None);
                 self.recon.set(Reconstructions {
                     originals,
@@ -159,9 +211,11 @@ impl AppState {
             Response::Epoch {
                 record,
                 reconstructions,
+                sparsity,
             } => {
                 self.history.update(|h| h.push(record));
                 self.recon.update(|r| r.reconstructions = reconstructions);
+                self.sparsity.set(sparsity);
             }
             Response::Finished {
                 model,
@@ -208,18 +262,92 @@ impl AppState {
                     }));
                 }
             }
-            Response::ModelInUse { name, spec } => {
-                self.model_in_use.set(Some((name, spec.arch.latent)))
+            Response::ModelInUse { name, spec, ranges } => {
+                self.ranges.set(Some(ranges));
+                self.model_in_use.set(Some((name, spec.arch.latent)));
+                // Views of the previous model no longer apply.
+                self.embedding_ae.set(None);
             }
             Response::Inferred {
                 id,
                 reconstruction,
                 latent,
+                probabilities,
             } => self.inference.set(Some(Inference {
                 id,
                 reconstruction,
                 latent,
+                probabilities,
             })),
+            Response::FinetuneStarted { .. } => {
+                self.finetune_running.set(true);
+                self.finetune_progress.set(None);
+                self.finetune_history.set(Vec::new());
+            }
+            Response::FinetuneProgress { progress } => self.finetune_progress.set(Some(progress)),
+            Response::FinetuneEpoch { record } => self.finetune_history.update(|h| h.push(record)),
+            Response::FinetuneFailed { message } => {
+                self.finetune_running.set(false);
+                self.error(message);
+            }
+            Response::ClassifierReady {
+                name,
+                unfreeze,
+                accuracy,
+                confusion,
+                model,
+            } => {
+                self.finetune_running.set(false);
+                self.embedding_clf.set(None);
+                // Fine-tuned here: keep it with the saved models (loaded ones are there already).
+                if let Some(accuracy) = accuracy {
+                    self.finished.set(Some(StoredModel {
+                        id: None,
+                        name: name.clone(),
+                        created: js_sys::Date::now(),
+                        spec_name: format!("classifier ({})", unfreeze.name()),
+                        loss: "accuracy".into(),
+                        test_loss: Some(accuracy),
+                        epochs: self.finetune_history.with_untracked(Vec::len),
+                        source: "fine-tuned here".into(),
+                        bytes: model.to_vec(),
+                    }));
+                }
+                self.classifier.set(Some(ClassifierInfo {
+                    name,
+                    unfreeze,
+                    accuracy,
+                    confusion,
+                    bytes: model.into_vec(),
+                }));
+            }
+            Response::EmbedProgress {
+                which,
+                iteration,
+                total,
+            } => self.embedding_busy.set(Some((which, iteration, total))),
+            Response::Embedded {
+                which,
+                method,
+                points,
+                labels,
+                images,
+                seconds,
+            } => {
+                self.embedding_busy.set(None);
+                let embedding = Some(Embedding {
+                    method,
+                    points,
+                    labels: labels.into_vec(),
+                    images: images.into_vec(),
+                    seconds,
+                });
+                match which {
+                    Embedder::Autoencoder => self.embedding_ae.set(embedding),
+                    Embedder::Classifier => self.embedding_clf.set(embedding),
+                }
+            }
+            Response::Decoded { id, images } => self.decoded.set(Some((id, images))),
             Response::BenchResult {
                 preset,
                 backend,
@@ -229,7 +357,11 @@ impl AppState {
                 "{preset} on {}: {train_images_per_s:.0} training images/s ({images} images timed)",
                 backend.label()
             ))),
-            Response::Error { message } => self.error(message),
+            Response::Error { message } => {
+                // An error ends whatever view was being computed.
+                self.embedding_busy.set(None);
+                self.error(message)
+            }
         }
     }
 }

@@ -13,14 +13,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{BackendKind, BackendStatus, Request, Response};
+use super::protocol::{BackendKind, BackendStatus, Embedder, Request, Response};
 use crate::data::Mnist;
 use crate::data::mnist::{FILE_NAMES, PIXELS};
 use crate::inference;
-use crate::model::{Autoencoder, ModelSpec};
+use crate::latent::{self, Method, Ranges};
+use crate::model::{Autoencoder, CLASSES, Classifier, ClassifierSpec, ModelSpec, Unfreeze};
 use crate::store;
 use crate::training::{
-    Control, EpochRecord, FitSettings, Hooks, Progress, fit_spec, train_throughput,
+    Classification, Control, EpochRecord, FitSettings, Hooks, Progress, fit, fit_spec, sparsity,
+    train_throughput,
 };
 
 /// Test digits shown with their reconstructions while training.
@@ -28,11 +30,22 @@ const SHOWN_DIGITS: usize = 10;
 /// Test digits handed to the page (for "random test digit").
 const SAMPLE_DIGITS: usize = 500;
 
+/// Test digits whose codes bound the latent sliders.
+const RANGE_DIGITS: usize = 2000;
+
 /// The model drawing and inference use.
 struct Active {
     name: String,
     bytes: Vec<u8>,
+    spec: ModelSpec,
     model: Autoencoder,
+}
+
+/// The classifier that labels drawings (fine-tuned here or loaded).
+struct ActiveClassifier {
+    name: String,
+    bytes: Vec<u8>,
+    model: Classifier,
 }
 
 struct Worker {
@@ -42,6 +55,7 @@ struct Worker {
     /// The WebGPU device, once initialised (burn's wgpu runtime can only be set up once).
     webgpu: RefCell<Option<Device>>,
     active: RefCell<Option<Active>>,
+    classifier: RefCell<Option<ActiveClassifier>>,
     training: Cell<bool>,
     paused: Cell<bool>,
     stop: Cell<bool>,
@@ -64,6 +78,7 @@ pub fn worker_main() {
         }),
         webgpu: RefCell::new(None),
         active: RefCell::new(None),
+        classifier: RefCell::new(None),
         training: Cell::new(false),
         paused: Cell::new(false),
         stop: Cell::new(false),
@@ -135,8 +150,25 @@ impl Worker {
                 Err(message) => self.post(Response::DataError { message }),
             },
             Request::UseBackend { kind } => self.use_backend(kind).await,
-            Request::Train { spec, seed, limit } => self.train(spec, seed, limit).await,
-            Request::UseModel { name, bytes } => self.use_model(name, bytes.into_vec()),
+            Request::Train {
+                spec,
+                seed,
+                limit,
+                from_model_in_use,
+            } => self.train(spec, seed, limit, from_model_in_use).await,
+            Request::Finetune {
+                unfreeze,
+                epochs,
+                seed,
+                limit,
+            } => self.finetune(unfreeze, epochs, seed, limit).await,
+            Request::Embed {
+                which,
+                method,
+                points,
+            } => self.embed(which, method, points).await,
+            Request::Decode { id, codes } => self.decode(id, codes).await,
+            Request::UseModel { name, bytes } => self.use_model(name, bytes.into_vec()).await,
             Request::Infer { id, pixels } => self.infer(id, pixels).await,
             Request::Bench { spec, seconds } => self.bench(spec, seconds).await,
             Request::Pause | Request::Resume | Request::Stop => {
@@ -222,10 +254,14 @@ impl Worker {
             };
             status.clone()
         };
-        // The model in use moves to the new device.
+        // The models in use move to the new device.
         let active = self.active.borrow_mut().take();
         if let Some(active) = active {
-            self.use_model(active.name, active.bytes);
+            self.use_model(active.name, active.bytes).await;
+        }
+        let classifier = self.classifier.borrow_mut().take();
+        if let Some(c) = classifier {
+            self.use_model(c.name, c.bytes).await;
         }
         self.post(Response::Backend { backend: status });
     }
@@ -278,12 +314,33 @@ impl Worker {
 
     // ---- training -------------------------------------------------------------------------------
 
-    async fn train(self: Rc<Self>, spec: ModelSpec, seed: u64, limit: Option<usize>) {
+    async fn train(
+        self: Rc<Self>,
+        mut spec: ModelSpec,
+        seed: u64,
+        limit: Option<usize>,
+        from_model_in_use: bool,
+    ) {
         if self.training.get() {
             return self.error("a training run is already going");
         }
         let Some(data) = self.data.borrow().clone() else {
             return self.error("MNIST is not loaded yet");
+        };
+        // Continuing from the model in use: its architecture and weights, the form's training.
+        let start = if from_model_in_use {
+            let Some((bytes, arch)) = self
+                .active
+                .borrow()
+                .as_ref()
+                .map(|a| (a.bytes.clone(), a.spec.arch.clone()))
+            else {
+                return self.error("no model in use to continue from: train or choose one first");
+            };
+            spec.arch = arch;
+            Some(bytes)
+        } else {
+            None
         };
         if let Err(e) = spec.validate() {
             return self.error(format!("the spec cannot be trained: {e}"));
@@ -299,7 +356,13 @@ impl Worker {
         let device = self.device();
         let backend = self.status.borrow().active;
         device.seed(seed);
-        let model = match Autoencoder::new(&spec.arch, &device.clone().autodiff()) {
+        let model = match start {
+            Some(bytes) => {
+                store::load_with_spec(&spec.name, &bytes, &spec, &device.clone().autodiff())
+            }
+            None => Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(Into::into),
+        };
+        let model = match model {
             Ok(model) => model,
             Err(e) => return self.error(e.to_string()),
         };
@@ -325,6 +388,7 @@ impl Worker {
             worker: self.clone(),
             originals,
             device: device.clone(),
+            pruning: spec.train.pruning.is_some(),
         };
         let outcome = fit_spec(model, &spec.train, &train, &val, &settings, &device, page).await;
         self.training.set(false);
@@ -333,18 +397,121 @@ impl Worker {
         let model = outcome.model.valid();
         let test_loss = inference::test_loss(&model, spec.train.loss, &data.test, &device).await;
         let bytes = store::save_async(model.clone(), &spec).await;
-        *self.active.borrow_mut() = Some(Active {
-            name: spec.name.clone(),
-            bytes: bytes.clone(),
-            model,
-        });
+        let trained = !outcome.history.is_empty();
         self.post(Response::Finished {
-            model: ByteBuf::from(bytes),
-            spec,
+            model: ByteBuf::from(bytes.clone()),
+            spec: spec.clone(),
             test_loss,
             message: outcome.divergence(),
             stop: outcome.stop,
             history: outcome.history,
+        });
+        if trained {
+            self.put_in_use(spec.name.clone(), bytes, spec, model).await;
+        }
+    }
+
+    /// Fine-tunes a classifier from the encoder of the model in use (the study's section 2.4).
+    async fn finetune(
+        self: Rc<Self>,
+        unfreeze: Unfreeze,
+        epochs: usize,
+        seed: u64,
+        limit: Option<usize>,
+    ) {
+        let fail = |message: String| {
+            self.post(Response::FinetuneFailed { message });
+        };
+        if self.training.get() {
+            return fail("a training run is already going".into());
+        }
+        let Some(data) = self.data.borrow().clone() else {
+            return fail("MNIST is not loaded yet".into());
+        };
+        let Some((name, bytes, spec)) = self
+            .active
+            .borrow()
+            .as_ref()
+            .map(|a| (a.name.clone(), a.bytes.clone(), a.spec.clone()))
+        else {
+            return fail("no autoencoder in use: train or choose one first".into());
+        };
+        let mut train_spec = spec.train.clone();
+        train_spec.epochs = epochs;
+        if let Err(e) = train_spec.validate() {
+            return fail(e.to_string());
+        }
+        let source = match limit {
+            Some(n) => data.train.take(n),
+            None => data.train.clone(),
+        };
+        let (train, val) = match source.split(0.2, seed) {
+            Ok(split) => split,
+            Err(e) => return fail(e.to_string()),
+        };
+        let device = self.device();
+        device.seed(seed);
+        let autoencoder =
+            match store::load_with_spec(&name, &bytes, &spec, &device.clone().autodiff()) {
+                Ok(model) => model,
+                Err(e) => return fail(e.to_string()),
+            };
+        let model = Classifier::from_pretrained(
+            autoencoder,
+            spec.arch.latent,
+            unfreeze,
+            &device.clone().autodiff(),
+        );
+        self.post(Response::FinetuneStarted {
+            unfreeze,
+            train: train.len(),
+            val: val.len(),
+        });
+        self.training.set(true);
+        self.stop.set(false);
+        self.paused.set(false);
+        let mut settings = FitSettings::from_spec(&train_spec, seed);
+        settings.read_every = if self.status.borrow().active == BackendKind::WebGpu {
+            8
+        } else {
+            4
+        };
+        let mut hooks = ClassifierHooks {
+            worker: self.clone(),
+        };
+        let outcome = fit(
+            model,
+            &mut Classification,
+            &train,
+            &val,
+            &settings,
+            &device,
+            &mut hooks,
+        )
+        .await;
+        self.training.set(false);
+        if let Some(message) = outcome.divergence() {
+            return fail(message);
+        }
+        let model = outcome.model.valid();
+        let confusion = inference::confusion(&model, &data.test, &device).await;
+        let head = ClassifierSpec {
+            unfreeze,
+            classes: CLASSES,
+        };
+        let bytes = store::save_classifier_async(model.clone(), &spec, &head).await;
+        let name = format!("{name}-classifier-{}", unfreeze.name());
+        *self.classifier.borrow_mut() = Some(ActiveClassifier {
+            name: name.clone(),
+            bytes: bytes.clone(),
+            model,
+        });
+        self.post(Response::ClassifierReady {
+            name,
+            unfreeze,
+            accuracy: Some(confusion.accuracy()),
+            confusion: Some(confusion.counts),
+            model: ByteBuf::from(bytes),
         });
     }
 
@@ -374,17 +541,138 @@ impl Worker {
 
     // ---- models and inference -------------------------------------------------------------------
 
-    fn use_model(&self, name: String, bytes: Vec<u8>) {
-        match store::load(&name, &bytes, &self.device()) {
-            Ok((spec, model)) => {
-                self.post(Response::ModelInUse {
-                    name: name.clone(),
-                    spec: spec.clone(),
-                });
-                *self.active.borrow_mut() = Some(Active { name, bytes, model });
+    /// Puts a model file in use: an autoencoder for drawing, sliders and views, or a classifier
+    /// for labelling drawings.
+    async fn use_model(&self, name: String, bytes: Vec<u8>) {
+        let device = self.device();
+        if store::is_classifier(&name, &bytes).unwrap_or(false) {
+            match store::load_classifier(&name, &bytes, &device) {
+                Ok((_, head, model)) => {
+                    *self.classifier.borrow_mut() = Some(ActiveClassifier {
+                        name: name.clone(),
+                        bytes: bytes.clone(),
+                        model,
+                    });
+                    self.post(Response::ClassifierReady {
+                        name,
+                        unfreeze: head.unfreeze,
+                        accuracy: None,
+                        confusion: None,
+                        model: ByteBuf::from(bytes),
+                    });
+                }
+                Err(e) => self.error(e.to_string()),
             }
+            return;
+        }
+        match store::load(&name, &bytes, &device) {
+            Ok((spec, model)) => self.put_in_use(name, bytes, spec, model).await,
             Err(e) => self.error(e.to_string()),
         }
+    }
+
+    /// Makes `model` the autoencoder in use and tells the page, with its latent ranges.
+    async fn put_in_use(&self, name: String, bytes: Vec<u8>, spec: ModelSpec, model: Autoencoder) {
+        let latent = spec.arch.latent;
+        let encoder = model.encoder.clone();
+        // In use at once, before the first await: drawing requests that arrive while the ranges
+        // are computed find it.
+        *self.active.borrow_mut() = Some(Active {
+            name: name.clone(),
+            bytes,
+            spec: spec.clone(),
+            model,
+        });
+        let data = self.data.borrow().clone();
+        let ranges = match data {
+            Some(data) => {
+                let test = data.test.take(RANGE_DIGITS.min(data.test.len()));
+                let codes = inference::encode_images(&encoder, &test, &self.device()).await;
+                Ranges::of(&codes, latent)
+            }
+            // Without data, a symmetric guess; the sliders still work.
+            None => Ranges {
+                mean: vec![0.0; latent],
+                min: vec![-3.0; latent],
+                max: vec![3.0; latent],
+            },
+        };
+        self.post(Response::ModelInUse { name, spec, ranges });
+    }
+
+    /// A latent view of the first `points` test digits, for the autoencoder or the classifier.
+    async fn embed(&self, which: Embedder, method: Method, points: usize) {
+        let Some(data) = self.data.borrow().clone() else {
+            return self.error("MNIST is not loaded yet");
+        };
+        let encoder = match which {
+            Embedder::Autoencoder => self
+                .active
+                .borrow()
+                .as_ref()
+                .map(|a| a.model.encoder.clone()),
+            Embedder::Classifier => self
+                .classifier
+                .borrow()
+                .as_ref()
+                .map(|c| c.model.encoder.clone()),
+        };
+        let Some(encoder) = encoder else {
+            return self.error(match which {
+                Embedder::Autoencoder => "no autoencoder in use: train or choose one first",
+                Embedder::Classifier => "no classifier yet: fine-tune one first",
+            });
+        };
+        let test = data.test.take(points.clamp(1, data.test.len()));
+        let codes = inference::encode_images(&encoder, &test, &self.device()).await;
+        let dim = codes.len() / test.len();
+        let started = web_time::Instant::now();
+        let result = latent::embed(&codes, dim, method, 42, |iteration, total| {
+            if iteration % 50 == 0 {
+                self.post(Response::EmbedProgress {
+                    which,
+                    iteration,
+                    total,
+                });
+            }
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(points) => {
+                let images: Vec<u8> = (0..test.len())
+                    .flat_map(|i| test.image(i).to_vec())
+                    .collect();
+                self.post(Response::Embedded {
+                    which,
+                    method,
+                    points,
+                    labels: ByteBuf::from(test.labels().to_vec()),
+                    images: ByteBuf::from(images),
+                    seconds,
+                });
+            }
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Decodes latent codes with the autoencoder in use (sliders, interpolation).
+    async fn decode(&self, id: u64, codes: Vec<f32>) {
+        let Some((model, dim)) = self
+            .active
+            .borrow()
+            .as_ref()
+            .map(|a| (a.model.clone(), a.spec.arch.latent))
+        else {
+            return self.error("no autoencoder in use: train or choose one first");
+        };
+        if codes.is_empty() || !codes.len().is_multiple_of(dim) {
+            return self.error(format!(
+                "codes of {dim} values expected, got {}",
+                codes.len()
+            ));
+        }
+        let images = inference::decode(&model, &codes, dim, &self.device()).await;
+        self.post(Response::Decoded { id, images });
     }
 
     async fn infer(&self, id: u64, pixels: Vec<f32>) {
@@ -401,11 +689,37 @@ impl Worker {
         // One encoder pass: the latent code, then its decoding.
         let latent = inference::encode(&model, &pixels, &device).await;
         let reconstruction = inference::decode(&model, &latent, latent.len(), &device).await;
+        let classifier = self.classifier.borrow().as_ref().map(|c| c.model.clone());
+        let probabilities = match classifier {
+            Some(c) => Some(inference::classify(&c, &pixels, &device).await),
+            None => None,
+        };
         self.post(Response::Inferred {
             id,
             reconstruction,
             latent,
+            probabilities,
         });
+    }
+}
+
+impl Worker {
+    /// Between batches: lets the worker's message handler run (pause, stop, inference
+    /// requests), waits while paused, and says whether to go on.
+    async fn checkpoint(&self) -> Control {
+        TimeoutFuture::new(0).await;
+        if self.paused.get() {
+            self.post(Response::Paused);
+            while self.paused.get() && !self.stop.get() {
+                TimeoutFuture::new(50).await;
+            }
+            self.post(Response::Resumed);
+        }
+        if self.stop.get() {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 }
 
@@ -414,6 +728,8 @@ struct PageHooks {
     worker: Rc<Worker>,
     originals: Vec<f32>,
     device: Device,
+    /// Report the sparsity per layer after each epoch.
+    pruning: bool,
 }
 
 impl Hooks<Autoencoder> for PageHooks {
@@ -421,28 +737,46 @@ impl Hooks<Autoencoder> for PageHooks {
         self.worker.post(Response::Progress {
             progress: progress.clone(),
         });
-        // Let the worker's message handler run (pause, stop, inference requests).
-        TimeoutFuture::new(0).await;
-        if self.worker.paused.get() {
-            self.worker.post(Response::Paused);
-            while self.worker.paused.get() && !self.worker.stop.get() {
-                TimeoutFuture::new(50).await;
-            }
-            self.worker.post(Response::Resumed);
-        }
+        self.worker.checkpoint().await
+    }
+
+    async fn on_epoch(&mut self, model: &Autoencoder, record: &EpochRecord) -> Control {
+        let model = model.valid();
+        let reconstructions = inference::reconstruct(&model, &self.originals, &self.device).await;
+        let sparsity = if self.pruning {
+            sparsity(&model).await
+        } else {
+            Vec::new()
+        };
+        self.worker.post(Response::Epoch {
+            record: record.clone(),
+            reconstructions,
+            sparsity,
+        });
         if self.worker.stop.get() {
             Control::Stop
         } else {
             Control::Continue
         }
     }
+}
 
-    async fn on_epoch(&mut self, model: &Autoencoder, record: &EpochRecord) -> Control {
-        let reconstructions =
-            inference::reconstruct(&model.valid(), &self.originals, &self.device).await;
-        self.worker.post(Response::Epoch {
+/// Fine-tuning's hooks: progress and epochs to the fine-tune card, stop comes back.
+struct ClassifierHooks {
+    worker: Rc<Worker>,
+}
+
+impl Hooks<Classifier> for ClassifierHooks {
+    async fn on_progress(&mut self, progress: &Progress) -> Control {
+        self.worker.post(Response::FinetuneProgress {
+            progress: progress.clone(),
+        });
+        self.worker.checkpoint().await
+    }
+
+    async fn on_epoch(&mut self, _model: &Classifier, record: &EpochRecord) -> Control {
+        self.worker.post(Response::FinetuneEpoch {
             record: record.clone(),
-            reconstructions,
         });
         if self.worker.stop.get() {
             Control::Stop

@@ -15,7 +15,8 @@ fn weights<M: Module>(m: &M) -> Vec<Vec<f32>> {
     struct Collect(Vec<Vec<f32>>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.push(p.val().into_data().try_to_vec::<f32>().unwrap());
+            self.0
+                .push(p.val().into_data().try_to_vec::<f32>().unwrap());
         }
     }
     let mut c = Collect(Vec::new());

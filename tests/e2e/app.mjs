@@ -69,6 +69,8 @@ try {
   await page.fill('#train-images', images);
   await page.fill('#spec-epochs', epochs);
   await page.fill('#spec-name', `e2e-${mode}`);
+  // Prune once, after the first epoch, to the study's amounts: the train view shows sparsity.
+  if (mode === 'cpu') await page.fill('#spec-pruning', 'every=1,until=1,reading=target');
   const trainStart = Date.now();
   await page.click('#start');
   if (mode === 'cpu') {
@@ -100,6 +102,12 @@ try {
   const reconInk = await inked('#recon-output');
   step(`mean brightness of the reconstructions: ${reconInk.toFixed(3)}`);
   assert.ok(reconInk > 0.03, 'reconstructions are drawn');
+  if (mode === 'cpu') {
+    const sparsity = await page.textContent('#sparsity-overall');
+    step(`sparsity after the run: ${sparsity}`);
+    const pct = Number(/([\d.]+)% of/.exec(sparsity)[1]);
+    assert.ok(pct > 5 && pct < 50, 'the study amounts as targets prune some of the weights');
+  }
   await page.screenshot({ path: join(shots, `${mode}-trained-1280.png`), fullPage: true });
 
   // ---- the model was saved ------------------------------------------------------------------
@@ -136,7 +144,7 @@ try {
     assert.match(await page.textContent('#data-status'), /^MNIST ready/, 'the data loaded before stays');
     step(`bad files: ${(await page.textContent('#errors ul')).slice(0, 160)}`);
     await page.click('#errors button');
-    await page.click('#model-list li:has-text("e2e-cpu") .use');
+    await page.click('#model-list li:has(strong:text-is("e2e-cpu")) .use');
     await page.waitForFunction(() => /Model in use: e2e-cpu/.test(document.querySelector('#draw-view').textContent));
   }
 
@@ -165,11 +173,106 @@ try {
   const wideOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(wideOverflow <= 1, `no sideways scrolling at 1280x800 (overflow ${wideOverflow}px)`);
 
+  // ---- fine-tune a classifier; it labels the drawing ---------------------------------------------
+  const [ftImages, ftEpochs] = mode === 'cpu' ? ['60000', '2'] : ['500', '1'];
+  await page.fill('#finetune-images', ftImages);
+  await page.fill('#finetune-epochs', ftEpochs);
+  await page.selectOption('#finetune-depth', 'all');
+  const ftStart = Date.now();
+  await page.click('#finetune-start');
+  await page.waitForFunction(() => /test accuracy/.test(document.querySelector('#finetune-status').textContent), null, { timeout: 240_000 });
+  const ftStatus = await page.textContent('#finetune-status');
+  step(`fine-tuned in ${Date.now() - ftStart} ms: ${ftStatus}`);
+  const accuracy = Number(/test accuracy ([\d.]+)/.exec(ftStatus)[1]);
+  // On the CPU it learns; the two SwiftShader batches only prove the WebGPU path runs through.
+  if (mode === 'cpu') assert.ok(accuracy > 0.5, `the classifier learned digits (${accuracy})`);
+  else assert.ok(accuracy >= 0 && accuracy <= 1, `an accuracy (${accuracy})`);
+  assert.equal(await page.locator('#confusion tbody tr').count(), 10, 'a 10x10 confusion matrix');
+  await page.waitForFunction(() => document.querySelector('#probabilities').dataset.probabilities.split(',').length === 10, null, { timeout: 30_000 });
+  const probs = (await page.getAttribute('#probabilities', 'data-probabilities')).split(',').map(Number);
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'probabilities of the drawing sum to 1');
+  step(`the drawing reads as ${probs.indexOf(Math.max(...probs))} (${(Math.max(...probs) * 100).toFixed(0)}%)`);
+  await page.waitForFunction(() => document.querySelector('#model-list').textContent.includes('classifier'));
+
+  // ---- latent views: autoencoder and classifier side by side, hover shows the digit -----------
+  const points = mode === 'cpu' ? '2000' : '300';
+  await page.fill('#latent-points', points);
+  await page.click('#latent-show');
+  for (const id of ['scatter-ae', 'scatter-clf']) {
+    await page.waitForFunction(({ id, points }) => new RegExp(`^pca of ${points} `).test(document.querySelector(`#${id}-caption`).textContent), { id, points }, { timeout: 120_000 });
+  }
+  step(`PCA: ${await page.textContent('#scatter-ae-caption')}; classifier: ${await page.textContent('#scatter-clf-caption')}`);
+  const scatter = page.locator('#scatter-ae');
+  await scatter.scrollIntoViewIfNeeded();
+  const sbox = await scatter.boundingBox();
+  let hovered = false;
+  for (let i = 0; i < 40 && !hovered; i++) {
+    await page.mouse.move(sbox.x + sbox.width * (0.2 + 0.6 * ((i * 7) % 40) / 40), sbox.y + sbox.height * (0.2 + 0.6 * (i % 8) / 8));
+    hovered = await page.isVisible('#scatter-ae-hover');
+  }
+  assert.ok(hovered, 'hovering the scatter shows a digit');
+  step(`hover: ${await page.textContent('#scatter-ae-hover')}`);
+  if (mode === 'cpu') {
+    await page.selectOption('#latent-method', 'tsne');
+    await page.fill('#latent-points', '1000');
+    await page.click('#latent-show');
+    await page.waitForFunction(() => /^tsne of 1000 /.test(document.querySelector('#scatter-clf-caption').textContent), null, { timeout: 240_000 });
+    step(`t-SNE: ${await page.textContent('#scatter-ae-caption')}; classifier: ${await page.textContent('#scatter-clf-caption')}`);
+    await page.selectOption('#latent-method', 'slice');
+    await page.fill('#latent-dims', '1, 9');
+    await page.waitForFunction(() => /from 1 to 4/.test(document.querySelector('#latent-check').textContent));
+    assert.ok(await page.isDisabled('#latent-show'), 'a slice through a dimension the model lacks cannot start');
+    await page.fill('#latent-dims', '1, 3');
+    await page.click('#latent-show');
+    await page.waitForFunction(() => /^slice z1, z3 of 1000 /.test(document.querySelector('#scatter-ae-caption').textContent), null, { timeout: 60_000 });
+  }
+
+  // ---- latent sliders and interpolation ----------------------------------------------------------
+  const sliders = page.locator('#latent-sliders input[type=range]');
+  assert.equal(await sliders.count(), 4, 'one slider per latent dimension of basic');
+  await page.click('#sliders-from-drawing');
+  await page.waitForFunction(() => document.querySelector('#slider-image').width > 28);
+  await page.waitForTimeout(500);
+  const sliderImage = () => page.$eval('#slider-image', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join());
+  const before = await sliderImage();
+  await sliders.first().evaluate((el) => { el.value = el.max; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  await page.waitForFunction((b) => Array.from(document.querySelector('#slider-image').getContext('2d')
+    .getImageData(0, 0, 168, 168).data).join() !== b, before, { timeout: 30_000 });
+  step('moving a slider redraws the decoded image');
+  await page.click('#random-digit');
+  await page.waitForTimeout(300);
+  await page.click('#interp-a');
+  await page.click('#random-digit');
+  await page.waitForTimeout(300);
+  await page.click('#interp-b');
+  await page.click('#interp-run');
+  await page.waitForFunction(() => document.querySelector('#interp-strip').width > 400, null, { timeout: 30_000 });
+  assert.ok((await inked('#interp-strip')) > 0.03, 'the interpolation strip is drawn');
+  step('interpolated between two test digits');
+  await page.locator('#latent-view').screenshot({ path: join(shots, `${mode}-latent.png`) });
+
+  if (mode === 'cpu') {
+    // ---- a denoising run continues from the model in use -----------------------------------------
+    await page.click('#model-list li:has(strong:text-is("e2e-cpu")) .use');
+    await page.waitForFunction(() => /Model in use: e2e-cpu/.test(document.querySelector('#draw-view').textContent));
+    await page.check('#from-model');
+    await page.fill('#spec-noise', 'snp:0.1');
+    await page.fill('#spec-pruning', '');
+    await page.fill('#spec-epochs', '1');
+    await page.fill('#train-images', '3000');
+    await page.fill('#spec-name', 'e2e-denoise');
+    await page.click('#start');
+    await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.querySelector('#model-list').textContent.includes('e2e-denoise'));
+    step(`denoising from the model in use: ${await page.textContent('#train-status')}`);
+  }
+  await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });
+
   // ---- reload: the saved model is still there and usable --------------------------------------
   await page.reload();
   await page.waitForFunction((name) => document.querySelector('#model-list')?.textContent.includes(name), `e2e-${mode}`, { timeout: 30_000 });
   await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
-  await page.click('#model-list li .use');
+  await page.click(`#model-list li:has(strong:text-is("e2e-${mode}")) .use`);
   await page.waitForFunction(() => /Model in use/.test(document.querySelector('#draw-view').textContent));
   await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
   await page.click('#random-digit');

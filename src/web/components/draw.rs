@@ -117,6 +117,8 @@ pub fn DrawView() -> impl IntoView {
     Effect::new(move |_| {
         corrupted.track();
         state.model_in_use.track();
+        // A new classifier labels the drawing at once.
+        state.classifier.track();
         request();
     });
     Effect::new(move |_| {
@@ -205,6 +207,33 @@ pub fn DrawView() -> impl IntoView {
             .collect_view()
     };
 
+    // The classifier's probabilities for the corrupted drawing, the likeliest digit marked.
+    let probability_bars = move || {
+        let probs = state
+            .inference
+            .get()
+            .and_then(|i| i.probabilities)
+            .unwrap_or_default();
+        let best = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(d, _)| d);
+        probs
+            .into_iter()
+            .enumerate()
+            .map(|(d, p)| {
+                view! {
+                    <div class="latent-row" class:best=best == Some(d)>
+                        <span class="dim">{d.to_string()}</span>
+                        <div class="latent-track"><div class="latent-bar" style:left="0%" style:width=format!("{:.1}%", p * 100.0)></div></div>
+                        <span class="value">{format!("{:.0}%", p * 100.0)}</span>
+                    </div>
+                }
+            })
+            .collect_view()
+    };
+
     view! {
         <section class="card draw" id="draw-view">
             <h2>"Draw and corrupt"</h2>
@@ -245,6 +274,14 @@ pub fn DrawView() -> impl IntoView {
                         <div class="latent" id="latent"
                             data-latent=move || state.inference.with(|i| i.as_ref().map(|i| i.latent.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or_default())>
                             {latent_bars}
+                        </div>
+                    </div>
+                    <div>
+                        <h3>"Classifier"</h3>
+                        <p class="hint" class:hidden=move || state.classifier.with(Option::is_some)>"Fine-tune a classifier below to see which digit it reads here."</p>
+                        <div class="latent" id="probabilities"
+                            data-probabilities=move || state.inference.with(|i| i.as_ref().and_then(|i| i.probabilities.as_ref()).map(|p| p.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or_default())>
+                            {probability_bars}
                         </div>
                     </div>
                 </div>

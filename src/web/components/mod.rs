@@ -4,6 +4,8 @@ pub mod canvas;
 pub mod chart;
 pub mod data;
 pub mod draw;
+pub mod finetune;
+pub mod latent;
 pub mod models;
 pub mod spec_editor;
 pub mod train;

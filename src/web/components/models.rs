@@ -122,7 +122,10 @@ pub fn ModelsView() -> impl IntoView {
                 let detail = format!("{} · {} · {} epochs · {}", m.spec_name, loss, m.epochs, m.source);
                 let in_use = {
                     let name = m.name.clone();
-                    move || state.model_in_use.get().is_some_and(|(n, _)| n == name)
+                    move || {
+                        state.model_in_use.get().is_some_and(|(n, _)| n == name)
+                            || state.classifier.with(|c| c.as_ref().is_some_and(|c| c.name == name))
+                    }
                 };
                 let (for_use, for_download, id) = (m.clone(), m.clone(), m.id);
                 view! {

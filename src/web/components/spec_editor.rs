@@ -111,6 +111,17 @@ pub fn SpecEditor(form: RwSignal<SpecForm>, #[prop(into)] disabled: Signal<bool>
                 {text_field("iterations", "spec-iterations", "reconstructions fed back in the loss (iterative autoencoder); 1: plain", form, |f| f.iterations.clone(), |f, v| f.iterations = v)}
                 {text_field("input noise", "spec-noise", "denoising: corrupt inputs, e.g. urn:0.7,snp:0.1 (urn, snp, hole, rot); empty: none", form, |f| f.noise.clone(), |f, v| f.noise = v)}
             </div>
+            <div class="row">
+                <label class="field wide" title="magnitude pruning: 'study' (every 5 epochs; encoder conv 0.1, encoder linear 0.398, decoder linear 0.214, decoder conv 0.068 of each layer's remaining weights), or key=value pairs over it: every, until, reading (remaining|target), scope (layer|group), encoder_conv, encoder_linear, decoder_linear, decoder_conv; empty: none">
+                    <span>"pruning"</span>
+                    <input id="spec-pruning" type="text" spellcheck="false" placeholder="none (try: study, or reading=target)"
+                        prop:value=move || form.with(|f| f.pruning.clone())
+                        on:input=move |ev| {
+                            let value = event_target_value(&ev);
+                            form.update(|f| f.pruning = value);
+                        } />
+                </label>
+            </div>
             <p class=move || if parsed.with(Result::is_ok) { "check ok" } else { "check bad" } id="spec-check" role="status">
                 {move || match parsed.get() {
                     Ok(spec) => {

@@ -15,6 +15,9 @@ pub fn TrainView() -> impl IntoView {
     let state = expect_context::<AppState>();
     let form = RwSignal::new(SpecForm::from(&ModelSpec::basic()));
     let images = RwSignal::new(String::from("60000"));
+    // Continue from the model in use (e.g. a denoising fine-tune) instead of fresh weights.
+    let from_model = RwSignal::new(false);
+    let have_model = Signal::derive(move || state.model_in_use.with(Option::is_some));
     let running = Signal::derive(move || state.run.get() != RunState::Idle);
     let data_ready = Signal::derive(move || matches!(state.data.get(), DataState::Ready { .. }));
     let can_start = Signal::derive(move || {
@@ -36,6 +39,7 @@ pub fn TrainView() -> impl IntoView {
             spec,
             seed: 42,
             limit,
+            from_model_in_use: from_model.get_untracked() && have_model.get_untracked(),
         });
     };
     let bench = move |_| {
@@ -87,6 +91,14 @@ pub fn TrainView() -> impl IntoView {
                     <span>"training images"</span>
                     <input id="train-images" type="text" prop:value=move || images.get() on:input=move |ev| images.set(event_target_value(&ev)) />
                 </label>
+                <label class="check" title="train the model in use further with these training settings (its architecture and weights; the architecture fields are ignored), e.g. against input noise for a denoising autoencoder">
+                    <input id="from-model" type="checkbox" prop:disabled=move || !have_model.get() || running.get()
+                        prop:checked=move || from_model.get() on:change=move |ev| from_model.set(event_target_checked(&ev)) />
+                    {move || match state.model_in_use.get() {
+                        Some((name, _)) => format!("continue from {name}"),
+                        None => "continue from the model in use".to_string(),
+                    }}
+                </label>
                 <button id="start" class="primary" prop:disabled=move || !can_start.get() on:click=start>"Start"</button>
                 <button id="pause" prop:disabled=move || state.run.get() != RunState::Running on:click=move |_| send(Request::Pause)>"Pause"</button>
                 <button id="resume" prop:disabled=move || state.run.get() != RunState::Paused on:click=move |_| send(Request::Resume)>"Resume"</button>
@@ -118,8 +130,42 @@ pub fn TrainView() -> impl IntoView {
                     <Digits id="recon-originals" label="test digits" pixels=Signal::derive(move || state.recon.get().originals) cols=10 scale=2 />
                     <Digits id="recon-output" label="reconstructions" pixels=Signal::derive(move || state.recon.get().reconstructions) cols=10 scale=2 />
                     <p class="hint">"Reconstructions refresh after every epoch."</p>
+                    <Sparsity />
                 </div>
             </div>
         </section>
+    }
+}
+
+/// Zero weights per layer of a pruned run, as of its last epoch.
+#[component]
+fn Sparsity() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let overall = move || {
+        state.sparsity.with(|layers| {
+            let (zero, all) = layers.iter().fold((0.0, 0usize), |(z, n), l| {
+                (z + l.zero_fraction * l.weights as f64, n + l.weights)
+            });
+            format!(
+                "{:.1}% of {all} weights are zero",
+                100.0 * zero / all.max(1) as f64
+            )
+        })
+    };
+    view! {
+        <div class="sparsity" id="sparsity" class:hidden=move || state.sparsity.with(Vec::is_empty)>
+            <h3>"Sparsity (pruning)"</h3>
+            <p class="status" id="sparsity-overall">{overall}</p>
+            {move || state.sparsity.get().into_iter().map(|l| {
+                let pct = l.zero_fraction * 100.0;
+                view! {
+                    <div class="latent-row">
+                        <span class="dim wide">{l.layer.clone()}</span>
+                        <div class="latent-track"><div class="latent-bar" style:left="0%" style:width=format!("{pct:.1}%")></div></div>
+                        <span class="value">{format!("{pct:.0}%")}</span>
+                    </div>
+                }
+            }).collect_view()}
+        </div>
     }
 }
