@@ -76,10 +76,28 @@ pub struct DepthResult {
 }
 
 /// Everything one depth needs: the pretrained model's file and spec, and the data.
-pub struct Pretrained<'a> {
-    pub path: &'a Path,
-    pub spec: &'a ModelSpec,
-    pub data: &'a Mnist,
+pub struct Pretrained {
+    pub path: PathBuf,
+    pub spec: ModelSpec,
+    pub data: Mnist,
+}
+
+impl Pretrained {
+    /// The autoencoder at `path` (a classifier is refused) and the data `run` names.
+    pub fn load(path: &Path, run: &RunArgs) -> CliResult<Self> {
+        if files::is_classifier(path)? {
+            return Err(format!(
+                "{}: this is already a classifier; fine-tune from an autoencoder",
+                path.display()
+            ));
+        }
+        let (spec, _) = files::load_model(path, &run.backend.device()?)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            spec,
+            data: run.load_data()?,
+        })
+    }
 }
 
 /// Fine-tunes at `unfreeze` in `folds` folds; returns the result and the best fold's classifier.
@@ -105,7 +123,7 @@ pub fn run_depth(
         .map_err(|e| e.to_string())?;
         let seed = run.seed.wrapping_add(fold as u64);
         device.seed(seed);
-        let (_, autoencoder) = files::load_model(pre.path, &device.clone().autodiff())?;
+        let (_, autoencoder) = files::load_model(&pre.path, &device.clone().autodiff())?;
         let model = Classifier::from_pretrained(
             autoencoder,
             pre.spec.arch.latent,
@@ -201,25 +219,13 @@ pub fn save(out: &Path, spec: &ModelSpec, result: &DepthResult, model: Classifie
 }
 
 pub fn run(args: FinetuneArgs) -> CliResult {
-    if files::is_classifier(&args.model)? {
-        return Err(format!(
-            "{}: this is already a classifier; fine-tune from an autoencoder",
-            args.model.display()
-        ));
-    }
-    let device = args.run.backend.device()?;
-    let (spec, _) = files::load_model(&args.model, &device)?;
-    let data = args.run.load_data()?;
-    let pre = Pretrained {
-        path: &args.model,
-        spec: &spec,
-        data: &data,
-    };
+    let pre = Pretrained::load(&args.model, &args.run)?;
+    let spec = &pre.spec;
     let (result, model) = run_depth(&pre, args.unfreeze, args.folds, &args.run)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("{}-finetune-{}", spec.name, args.unfreeze.name()))
     });
-    save(&out, &spec, &result, model)?;
+    save(&out, spec, &result, model)?;
     println!(
         "{}",
         serde_json::json!({

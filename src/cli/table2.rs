@@ -49,14 +49,8 @@ struct Row<'a> {
 }
 
 pub fn run(args: Table2Args) -> CliResult {
-    let device = args.run.backend.device()?;
-    let (spec, _) = files::load_model(&args.model, &device)?;
-    let data = args.run.load_data()?;
-    let pre = Pretrained {
-        path: &args.model,
-        spec: &spec,
-        data: &data,
-    };
+    let pre = Pretrained::load(&args.model, &args.run)?;
+    let spec = &pre.spec;
     let depths = if args.depths.is_empty() {
         Unfreeze::ALL.to_vec()
     } else {
@@ -65,7 +59,7 @@ pub fn run(args: Table2Args) -> CliResult {
     let mut results = Vec::new();
     for depth in depths {
         let (result, model) = finetune::run_depth(&pre, depth, args.folds, &args.run)?;
-        finetune::save(&args.out.join(depth.name()), &spec, &result, model)?;
+        finetune::save(&args.out.join(depth.name()), spec, &result, model)?;
         results.push(result);
     }
 

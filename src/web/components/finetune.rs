@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::chart::LossChart;
+use super::train::image_limit;
 use crate::model::Unfreeze;
 use crate::web::link::send;
 use crate::web::protocol::Request;
@@ -27,17 +28,11 @@ pub fn FinetuneView() -> impl IntoView {
         let Ok(epochs) = epochs.get_untracked().trim().parse::<usize>() else {
             return;
         };
-        let limit = images
-            .get_untracked()
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n < 60000);
         send(Request::Finetune {
             unfreeze: depth.get_untracked(),
             epochs,
             seed: 42,
-            limit,
+            limit: image_limit(&images.get_untracked()),
         });
     };
     let status = move || {

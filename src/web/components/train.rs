@@ -10,6 +10,11 @@ use crate::web::link::send;
 use crate::web::protocol::Request;
 use crate::web::state::{AppState, DataState, RunState};
 
+/// A "training images" field as a limit: a number below the 60,000 training images, or none.
+pub fn image_limit(text: &str) -> Option<usize> {
+    text.trim().parse::<usize>().ok().filter(|&n| n < 60000)
+}
+
 #[component]
 pub fn TrainView() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -28,12 +33,7 @@ pub fn TrainView() -> impl IntoView {
         let Ok(spec) = form.with_untracked(SpecForm::parse) else {
             return;
         };
-        let limit = images
-            .get_untracked()
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n < 60000);
+        let limit = image_limit(&images.get_untracked());
         state.history.set(Vec::new());
         send(Request::Train {
             spec,
