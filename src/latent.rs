@@ -291,4 +291,17 @@ mod tests {
             vec![0.0, 10.0, 0.5, 15.0, 1.0, 20.0]
         );
     }
+
+    #[test]
+    fn identical_codes_do_not_panic() {
+        // A dead net encodes every digit the same: the views must still come back.
+        let codes = vec![0.5f32; 50 * 3];
+        for method in [Method::Pca, Method::Tsne, Method::Slice { x: 0, y: 2 }] {
+            let points = embed(&codes, 3, method, 1, |_, _| {});
+            assert!(
+                points.is_ok_and(|p| p.len() == 50 && p.iter().all(|q| q[0].is_finite())),
+                "{method:?}"
+            );
+        }
+    }
 }
