@@ -111,6 +111,7 @@ pub fn run_depth(
     let started = Instant::now();
     let mut spec = pre.spec.train.clone();
     spec.epochs = run.epochs.unwrap_or(DEFAULT_EPOCHS);
+    spec.lr = run.lr.unwrap_or(spec.lr);
     spec.validate().map_err(|e| e.to_string())?;
     let mut results = Vec::new();
     let mut best: Option<(f64, usize, Classifier)> = None;

@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Override the spec's epoch count.
     #[arg(long)]
     epochs: Option<usize>,
+    /// Override the spec's learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
     #[arg(long, value_enum, default_value = "flex")]
     backend: Backend,
     #[arg(long, default_value_t = 42)]
@@ -91,6 +94,9 @@ impl RecipeArgs {
     fn apply(&self, spec: &mut ModelSpec, run: &RunArgs) -> CliResult {
         if let Some(epochs) = run.epochs {
             spec.train.epochs = epochs;
+        }
+        if let Some(lr) = run.lr {
+            spec.train.lr = lr;
         }
         if let Some(noise) = &self.noise {
             spec.train.noise = noise.clone();

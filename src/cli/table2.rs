@@ -65,11 +65,12 @@ pub fn run(args: Table2Args) -> CliResult {
 
     let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     let mut md = format!(
-        "Fine-tuning a classifier from the pretrained `{}` encoder, {} folds, up to {} epochs each; \
-         ours (study).\n\n| deepest layer that learns | train loss | validation loss | test accuracy |\n| --- | --- | --- | --- |\n",
+        "Fine-tuning a classifier from the pretrained `{}` encoder, {} folds, up to {} epochs each, \
+         learning rate {}; mean over the folds, ours (study).\n\n| deepest layer that learns | train loss | validation loss | test accuracy |\n| --- | --- | --- | --- |\n",
         spec.name,
         args.folds,
-        args.run.epochs.unwrap_or(finetune::DEFAULT_EPOCHS)
+        args.run.epochs.unwrap_or(finetune::DEFAULT_EPOCHS),
+        args.run.lr.unwrap_or(spec.train.lr)
     );
     let mut rows = Vec::new();
     for r in &results {
