@@ -12,7 +12,7 @@ use web_time::Instant;
 use super::files::{self, METRICS_FILE};
 use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs, plot};
-use crate::data::{Images, Mnist};
+use crate::data::{Images, Mnist, NoiseStack};
 use crate::inference::{self, Confusion};
 use crate::model::{CLASSES, Classifier, ClassifierSpec, ModelSpec, Unfreeze};
 use crate::training::{Classification, FitSettings, fit};
@@ -34,9 +34,20 @@ pub struct FinetuneArgs {
     folds: usize,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    augment: AugmentArgs,
     /// Output directory (default: runs/<model name>-finetune-<depth>).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// Training-time augmentation of the classifier's inputs: shared by `finetune` and `table2`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AugmentArgs {
+    /// Corrupt the training images (not validation or test), e.g. "rot:10" for rotations
+    /// within ±10 degrees; the kinds of `train --noise`.
+    #[arg(long)]
+    pub augment: Option<NoiseStack>,
 }
 
 pub fn parse_unfreeze(s: &str) -> Result<Unfreeze, String> {
@@ -106,6 +117,7 @@ pub fn run_depth(
     unfreeze: Unfreeze,
     folds: usize,
     run: &RunArgs,
+    augment: &AugmentArgs,
 ) -> CliResult<(DepthResult, Classifier)> {
     let device = run.backend.device()?;
     let started = Instant::now();
@@ -145,7 +157,7 @@ pub fn run_depth(
         let fold_started = Instant::now();
         let outcome = pollster::block_on(fit(
             model,
-            &mut Classification,
+            &mut Classification::new(augment.augment.clone().unwrap_or_default(), seed),
             &train,
             &val,
             &FitSettings::from_spec(&spec, seed),
@@ -222,7 +234,7 @@ pub fn save(out: &Path, spec: &ModelSpec, result: &DepthResult, model: Classifie
 pub fn run(args: FinetuneArgs) -> CliResult {
     let pre = Pretrained::load(&args.model, &args.run)?;
     let spec = &pre.spec;
-    let (result, model) = run_depth(&pre, args.unfreeze, args.folds, &args.run)?;
+    let (result, model) = run_depth(&pre, args.unfreeze, args.folds, &args.run, &args.augment)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("{}-finetune-{}", spec.name, args.unfreeze.name()))
     });

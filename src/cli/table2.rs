@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::finetune::{self, DepthResult, Pretrained, parse_unfreeze};
+use super::finetune::{self, AugmentArgs, DepthResult, Pretrained, parse_unfreeze};
 use super::{CliResult, RunArgs, files};
 use crate::model::Unfreeze;
 
@@ -23,6 +23,8 @@ pub struct Table2Args {
     depths: Vec<Unfreeze>,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    augment: AugmentArgs,
     #[arg(long, default_value = "runs/table2")]
     out: PathBuf,
 }
@@ -58,7 +60,8 @@ pub fn run(args: Table2Args) -> CliResult {
     };
     let mut results = Vec::new();
     for depth in depths {
-        let (result, model) = finetune::run_depth(&pre, depth, args.folds, &args.run)?;
+        let (result, model) =
+            finetune::run_depth(&pre, depth, args.folds, &args.run, &args.augment)?;
         finetune::save(&args.out.join(depth.name()), spec, &result, model)?;
         results.push(result);
     }

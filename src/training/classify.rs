@@ -4,7 +4,8 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use super::engine::Objective;
-use crate::data::{Images, images_to_tensor};
+use super::objective::NoisyInput;
+use crate::data::{Images, NoiseStack, images_to_tensor};
 use crate::model::Classifier;
 
 /// Mean cross-entropy of `logits` ([batch, classes]) against the class indices `labels`.
@@ -20,9 +21,24 @@ pub fn labels_to_tensor(images: &Images, indices: &[usize], device: &Device) -> 
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
 
-/// Classify digits (the study's supervised fine-tuning).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Classification;
+/// Classify digits (the study's supervised fine-tuning), optionally with the training images
+/// augmented by seeded corruption (e.g. small rotations); validation and test images stay clean.
+#[derive(Clone, Debug, Default)]
+pub struct Classification {
+    pub augment: NoiseStack,
+    pub seed: u64,
+    step: u64,
+}
+
+impl Classification {
+    pub fn new(augment: NoiseStack, seed: u64) -> Self {
+        Self {
+            augment,
+            seed,
+            step: 0,
+        }
+    }
+}
 
 impl Objective for Classification {
     type Model = Classifier;
@@ -33,9 +49,16 @@ impl Objective for Classification {
         images: &Images,
         indices: &[usize],
         device: &Device,
-        _training: bool,
+        training: bool,
     ) -> Tensor<1> {
-        let x = images_to_tensor(images, indices, device);
+        let mut x = images_to_tensor(images, indices, device);
+        if training {
+            let augment = NoisyInput {
+                noise: &self.augment,
+                seed: self.seed,
+            };
+            x = augment.apply(&mut self.step, images, indices, &x, true);
+        }
         cross_entropy(model.forward(x), labels_to_tensor(images, indices, device))
     }
 }
@@ -43,6 +66,30 @@ impl Objective for Classification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::mnist::PIXELS;
+    use crate::model::{Activation, ModelSpec};
+
+    #[test]
+    fn augmentation_changes_training_batches_only() {
+        let device = Device::flex();
+        // tanh: an untrained ReLU net can be dead, its output the same for every input.
+        let mut arch = ModelSpec::best().arch;
+        arch.activation = Activation::Tanh;
+        let model = Classifier::new(&arch, &device).unwrap();
+        let pixels = (0..8 * PIXELS).map(|i| ((i * 37) % 256) as u8).collect();
+        let images = Images::new(pixels, (0..8).collect());
+        let indices: Vec<usize> = (0..8).collect();
+        let mut loss = |o: &mut Classification, training| -> f32 {
+            o.loss(&model, &images, &indices, &device, training)
+                .into_scalar()
+        };
+        let clean = loss(&mut Classification::default(), false);
+        let mut augmented = Classification::new("rot:30".parse().unwrap(), 3);
+        assert_eq!(loss(&mut augmented, false), clean, "validation stays clean");
+        let (a, b) = (loss(&mut augmented, true), loss(&mut augmented, true));
+        assert_ne!(a, clean);
+        assert_ne!(a, b, "each training step draws new rotations");
+    }
 
     #[test]
     fn cross_entropy_matches_a_hand_computation() {

@@ -62,13 +62,38 @@ impl Reconstruction {
         clean: &Tensor<4>,
         training: bool,
     ) -> Tensor<4> {
+        let noise = NoisyInput {
+            noise: &self.noise,
+            seed: self.seed,
+        };
+        noise.apply(&mut self.step, images, indices, clean, training)
+    }
+}
+
+/// Seeded input corruption, shared by the objectives: training batches draw fresh noise at each
+/// step, evaluation batches the same noise every time (so losses compare across epochs).
+pub(crate) struct NoisyInput<'a> {
+    pub noise: &'a NoiseStack,
+    pub seed: u64,
+}
+
+impl NoisyInput<'_> {
+    /// `clean` (the batch `images[indices]`) corrupted; `step` counts training batches.
+    pub fn apply(
+        &self,
+        step: &mut u64,
+        images: &Images,
+        indices: &[usize],
+        clean: &Tensor<4>,
+        training: bool,
+    ) -> Tensor<4> {
         if self.noise.is_empty() {
             return clean.clone();
         }
         let mut pixels = images_to_pixels(images, indices);
         let seed = if training {
-            self.step += 1;
-            mix(self.seed, self.step)
+            *step += 1;
+            mix(self.seed, *step)
         } else {
             mix(
                 self.seed ^ 0x5eed_e7a1,

@@ -481,7 +481,7 @@ impl Worker {
         };
         let outcome = fit(
             model,
-            &mut Classification,
+            &mut Classification::default(),
             &train,
             &val,
             &settings,

@@ -40,7 +40,7 @@ fn train_at(unfreeze: Unfreeze, epochs: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>,
     settings.batch_size = 50;
     let out = pollster::block_on(fit(
         model,
-        &mut Classification,
+        &mut Classification::default(),
         &train,
         &val,
         &settings,
