@@ -79,7 +79,7 @@ mod tests {
         let pixels = (0..8 * PIXELS).map(|i| ((i * 37) % 256) as u8).collect();
         let images = Images::new(pixels, (0..8).collect());
         let indices: Vec<usize> = (0..8).collect();
-        let mut loss = |o: &mut Classification, training| -> f32 {
+        let loss = |o: &mut Classification, training| -> f32 {
             o.loss(&model, &images, &indices, &device, training)
                 .into_scalar()
         };
