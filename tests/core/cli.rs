@@ -394,6 +394,8 @@ fn finetune_table2_and_latent_views() {
         "3",
         "--limit",
         "3000",
+        "--augment",
+        "rot:5",
         "--quiet",
         "--data",
         data,
