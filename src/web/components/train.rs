@@ -25,8 +25,12 @@ pub fn TrainView() -> impl IntoView {
     let have_model = Signal::derive(move || state.model_in_use.with(Option::is_some));
     let running = Signal::derive(move || state.run.get() != RunState::Idle);
     let data_ready = Signal::derive(move || matches!(state.data.get(), DataState::Ready { .. }));
+    // One run at a time in the worker: not while a classifier fine-tunes either.
     let can_start = Signal::derive(move || {
-        data_ready.get() && !running.get() && form.with(|f| f.parse().is_ok())
+        data_ready.get()
+            && !running.get()
+            && !state.finetune_running.get()
+            && form.with(|f| f.parse().is_ok())
     });
 
     let start = move |_| {
