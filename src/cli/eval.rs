@@ -6,6 +6,7 @@ use super::backend::Backend;
 use super::{CliResult, files};
 use crate::data::NoiseStack;
 use crate::inference;
+use crate::training::sparsity;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -33,6 +34,11 @@ pub fn run(args: EvalArgs) -> CliResult {
         &data.test,
         &device,
     ));
+    // Pruned models: how many weights are zero, overall and per layer.
+    let layers = pollster::block_on(sparsity(&model));
+    let (zero, all) = layers.iter().fold((0.0, 0usize), |(z, n), l| {
+        (z + l.zero_fraction * l.weights as f64, n + l.weights)
+    });
     let out = serde_json::json!({
         "model": args.model.display().to_string(),
         "spec": spec.name,
@@ -40,6 +46,8 @@ pub fn run(args: EvalArgs) -> CliResult {
         "test_images": data.test.len(),
         "noise": noise.to_string(),
         "test_loss": test_loss,
+        "sparsity": zero / all.max(1) as f64,
+        "sparsity_per_layer": layers,
     });
     println!("{out}");
     Ok(())

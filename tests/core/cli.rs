@@ -95,6 +95,7 @@ fn train_then_eval_agree() {
         (eval["test_loss"].as_f64().unwrap() - test_loss).abs() < 1e-6,
         "{eval} vs {test_loss}"
     );
+    assert_eq!(eval["sparsity"], 0.0, "no pruning asked");
 }
 
 /// A denoising run starts from a trained model and records its noise; `eval --noise` measures
@@ -356,6 +357,19 @@ fn cv_prunes_with_the_options_given() {
             .unwrap();
     assert_eq!(spec["train"]["pruning"]["reading"], "target");
     assert_eq!(spec["train"]["pruning"]["every"], 1);
+    // The kept model is pruned: eval reports its zeros (basic's layers are mostly linear, at
+    // 39.8% and 21.4%).
+    let eval = latentlab(&[
+        "eval",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let sparsity = eval["sparsity"].as_f64().unwrap();
+    assert!(sparsity > 0.2 && sparsity < 0.4, "{eval}");
+    assert_eq!(eval["sparsity_per_layer"].as_array().unwrap().len(), 12);
     let bad = latentlab(&[
         "cv",
         "--prune",
