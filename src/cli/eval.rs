@@ -6,7 +6,7 @@ use super::backend::Backend;
 use super::{CliResult, files};
 use crate::data::NoiseStack;
 use crate::inference;
-use crate::training::sparsity;
+use crate::training::{overall_sparsity, sparsity};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -36,9 +36,6 @@ pub fn run(args: EvalArgs) -> CliResult {
     ));
     // Pruned models: how many weights are zero, overall and per layer.
     let layers = pollster::block_on(sparsity(&model));
-    let (zero, all) = layers.iter().fold((0.0, 0usize), |(z, n), l| {
-        (z + l.zero_fraction * l.weights as f64, n + l.weights)
-    });
     let out = serde_json::json!({
         "model": args.model.display().to_string(),
         "spec": spec.name,
@@ -46,7 +43,7 @@ pub fn run(args: EvalArgs) -> CliResult {
         "test_images": data.test.len(),
         "noise": noise.to_string(),
         "test_loss": test_loss,
-        "sparsity": zero / all.max(1) as f64,
+        "sparsity": overall_sparsity(&layers),
         "sparsity_per_layer": layers,
     });
     println!("{out}");

@@ -16,5 +16,5 @@ pub use engine::{
 };
 pub use loss::reconstruction_loss;
 pub use objective::Reconstruction;
-pub use pruning::{LayerSparsity, Pruning, sparsity};
+pub use pruning::{LayerSparsity, Pruning, overall_sparsity, sparsity};
 pub use recipe::fit_spec;

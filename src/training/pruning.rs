@@ -36,6 +36,14 @@ struct Layer {
     weights: Tensor<1>,
 }
 
+/// The fraction of all prunable weights that are zero, over `layers`.
+pub fn overall_sparsity(layers: &[LayerSparsity]) -> f64 {
+    let (zero, all) = layers.iter().fold((0.0, 0usize), |(z, n), l| {
+        (z + l.zero_fraction * l.weights as f64, n + l.weights)
+    });
+    zero / all.max(1) as f64
+}
+
 /// Every prunable weight matrix of `model` with its pruning amount, in a fixed order: encoder
 /// convs, encoder linears, decoder linears, decoder convs.
 fn layers(model: &Autoencoder, spec: Option<&PruneSpec>) -> Vec<Layer> {

@@ -14,8 +14,8 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::protocol::{BackendKind, BackendStatus, Embedder, Request, Response};
-use crate::data::Mnist;
 use crate::data::mnist::{FILE_NAMES, PIXELS};
+use crate::data::{Images, Mnist};
 use crate::inference;
 use crate::latent::{self, Method, Ranges};
 use crate::model::{Autoencoder, CLASSES, Classifier, ClassifierSpec, ModelSpec, Unfreeze};
@@ -174,6 +174,16 @@ impl Worker {
             Request::Pause | Request::Resume | Request::Stop => {
                 unreachable!("handled synchronously")
             }
+        }
+    }
+
+    /// Batches between loss read-backs: reading a loss back stalls a GPU; on the CPU it is free
+    /// but each read is a chance to report progress and take pause/stop messages.
+    fn read_every(&self) -> usize {
+        if self.status.borrow().active == BackendKind::WebGpu {
+            8
+        } else {
+            4
         }
     }
 
@@ -345,13 +355,9 @@ impl Worker {
         if let Err(e) = spec.validate() {
             return self.error(format!("the spec cannot be trained: {e}"));
         }
-        let source = match limit {
-            Some(n) => data.train.take(n),
-            None => data.train.clone(),
-        };
-        let (train, val) = match source.split(0.2, seed) {
+        let (train, val) = match train_val(&data, limit, seed) {
             Ok(split) => split,
-            Err(e) => return self.error(e.to_string()),
+            Err(e) => return self.error(e),
         };
         let device = self.device();
         let backend = self.status.borrow().active;
@@ -381,9 +387,7 @@ impl Worker {
         self.stop.set(false);
         self.paused.set(false);
         let mut settings = FitSettings::from_spec(&spec.train, seed);
-        // Reading a loss back stalls a GPU; on the CPU it is free but each read is a chance to
-        // report progress and take pause/stop messages.
-        settings.read_every = if backend == BackendKind::WebGpu { 8 } else { 4 };
+        settings.read_every = self.read_every();
         let page = PageHooks {
             worker: self.clone(),
             originals,
@@ -441,13 +445,9 @@ impl Worker {
         if let Err(e) = train_spec.validate() {
             return fail(e.to_string());
         }
-        let source = match limit {
-            Some(n) => data.train.take(n),
-            None => data.train.clone(),
-        };
-        let (train, val) = match source.split(0.2, seed) {
+        let (train, val) = match train_val(&data, limit, seed) {
             Ok(split) => split,
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return fail(e),
         };
         let device = self.device();
         device.seed(seed);
@@ -471,11 +471,7 @@ impl Worker {
         self.stop.set(false);
         self.paused.set(false);
         let mut settings = FitSettings::from_spec(&train_spec, seed);
-        settings.read_every = if self.status.borrow().active == BackendKind::WebGpu {
-            8
-        } else {
-            4
-        };
+        settings.read_every = self.read_every();
         let mut hooks = ClassifierHooks {
             worker: self.clone(),
         };
@@ -523,10 +519,15 @@ impl Worker {
             return self.error("MNIST is not loaded yet");
         };
         let backend = self.status.borrow().active;
-        let read_every = if backend == BackendKind::WebGpu { 8 } else { 4 };
         self.training.set(true);
-        let result =
-            train_throughput(&spec, &data.train, &self.device(), seconds, read_every).await;
+        let result = train_throughput(
+            &spec,
+            &data.train,
+            &self.device(),
+            seconds,
+            self.read_every(),
+        )
+        .await;
         self.training.set(false);
         match result {
             Ok(t) => self.post(Response::BenchResult {
@@ -715,6 +716,11 @@ impl Worker {
             }
             self.post(Response::Resumed);
         }
+        self.control()
+    }
+
+    /// Stop when the page asked to.
+    fn control(&self) -> Control {
         if self.stop.get() {
             Control::Stop
         } else {
@@ -753,11 +759,7 @@ impl Hooks<Autoencoder> for PageHooks {
             reconstructions,
             sparsity,
         });
-        if self.worker.stop.get() {
-            Control::Stop
-        } else {
-            Control::Continue
-        }
+        self.worker.control()
     }
 }
 
@@ -778,11 +780,7 @@ impl Hooks<Classifier> for ClassifierHooks {
         self.worker.post(Response::FinetuneEpoch {
             record: record.clone(),
         });
-        if self.worker.stop.get() {
-            Control::Stop
-        } else {
-            Control::Continue
-        }
+        self.worker.control()
     }
 }
 
@@ -896,4 +894,13 @@ async fn fetch_with_progress(
     }
     progress(bytes.len() as u64, total.max(bytes.len() as u64));
     Ok(bytes)
+}
+
+/// The training images (the first `limit`, if given) split 80/20 into train and validation.
+fn train_val(data: &Mnist, limit: Option<usize>, seed: u64) -> Result<(Images, Images), String> {
+    let source = match limit {
+        Some(n) => data.train.take(n),
+        None => data.train.clone(),
+    };
+    source.split(0.2, seed).map_err(|e| e.to_string())
 }

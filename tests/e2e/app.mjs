@@ -93,12 +93,15 @@ try {
   step(`train loss per epoch ${train}, validation ${val}`);
   assert.equal(val.length, Number(epochs));
   assert.ok(val.at(-1) < val[0] || train.at(-1) < train[0], 'the loss falls');
-  const inked = (selector) => page.$eval(selector, (c) => {
+  // Mean brightness of a canvas, in the page: read once (`inked`) or waited on (`inkOf`).
+  const inkOf = (id) => {
+    const c = document.querySelector(id);
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let sum = 0;
     for (let i = 0; i < d.length; i += 4) sum += d[i];
     return sum / (d.length / 4) / 255;
-  });
+  };
+  const inked = (selector) => page.evaluate(inkOf, selector);
   const reconInk = await inked('#recon-output');
   step(`mean brightness of the reconstructions: ${reconInk.toFixed(3)}`);
   assert.ok(reconInk > 0.03, 'reconstructions are drawn');
@@ -232,13 +235,6 @@ try {
   assert.equal(await sliders.count(), 4, 'one slider per latent dimension of basic');
   await page.click('#sliders-from-drawing');
   // The empty canvas is a black tile: wait for the decoded image itself.
-  const inkOf = (id) => {
-    const c = document.querySelector(id);
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let sum = 0;
-    for (let i = 0; i < d.length; i += 4) sum += d[i];
-    return sum / (d.length / 4) / 255;
-  };
   await page.waitForFunction(`(${inkOf})('#slider-image') > 0.02`, null, { timeout: 30_000 });
   const sliderImage = () => page.$eval('#slider-image', (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join());
   const before = await sliderImage();

@@ -6,6 +6,7 @@ use super::canvas::Digits;
 use super::chart::LossChart;
 use super::spec_editor::SpecEditor;
 use crate::model::{ModelSpec, SpecForm};
+use crate::training::overall_sparsity;
 use crate::web::link::send;
 use crate::web::protocol::Request;
 use crate::web::state::{AppState, DataState, RunState};
@@ -147,12 +148,10 @@ fn Sparsity() -> impl IntoView {
     let state = expect_context::<AppState>();
     let overall = move || {
         state.sparsity.with(|layers| {
-            let (zero, all) = layers.iter().fold((0.0, 0usize), |(z, n), l| {
-                (z + l.zero_fraction * l.weights as f64, n + l.weights)
-            });
+            let all: usize = layers.iter().map(|l| l.weights).sum();
             format!(
                 "{:.1}% of {all} weights are zero",
-                100.0 * zero / all.max(1) as f64
+                100.0 * overall_sparsity(layers)
             )
         })
     };
