@@ -94,7 +94,9 @@ pub fn run(args: CvArgs) -> CliResult {
             &spec.train,
             &train,
             &val,
-            &FitSettings::from_spec(&spec.train, fold_seed),
+            &args
+                .run
+                .budgeted(FitSettings::from_spec(&spec.train, fold_seed))?,
             &device,
             TerminalProgress::new(args.run.quiet),
         ));

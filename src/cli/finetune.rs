@@ -160,7 +160,7 @@ pub fn run_depth(
             &mut Classification::new(augment.augment.clone().unwrap_or_default(), seed),
             &train,
             &val,
-            &FitSettings::from_spec(&spec, seed),
+            &run.budgeted(FitSettings::from_spec(&spec, seed))?,
             &device,
             &mut TerminalProgress::new(run.quiet),
         ));

@@ -2,7 +2,19 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::training::{Control, EpochRecord, Hooks, Progress};
+use crate::training::{Control, EpochRecord, Hooks, NamedLoss, Progress};
+
+/// `loss 0.12345`, or every named loss of a multi-loss run (`d 0.69 g 0.70`).
+fn losses(loss: f64, named: &[NamedLoss]) -> String {
+    if named.is_empty() {
+        return format!("loss {loss:.5}");
+    }
+    let parts: Vec<String> = named
+        .iter()
+        .map(|l| format!("{} {:.4}", l.name, l.value))
+        .collect();
+    parts.join(" ")
+}
 
 /// Shows training progress in the terminal (or nothing when `quiet`).
 pub struct TerminalProgress {
@@ -37,8 +49,9 @@ impl<M> Hooks<M> for TerminalProgress {
             let bar = self.bar(p);
             bar.set_position(p.batch as u64);
             bar.set_message(format!(
-                "loss {:.5}  {:>6.0} img/s",
-                p.train_loss, p.images_per_s
+                "{}  {:>6.0} img/s",
+                losses(p.train_loss, &p.losses),
+                p.images_per_s
             ));
         }
         Control::Continue
@@ -50,8 +63,12 @@ impl<M> Hooks<M> for TerminalProgress {
         }
         if !self.quiet {
             eprintln!(
-                "epoch {:>3}  train {:.5}  val {:.5}  {:>6.1}s  {:>6.0} img/s",
-                r.epoch, r.train_loss, r.val_loss, r.seconds, r.train_images_per_s
+                "epoch {:>3}  train {}  val {:.5}  {:>6.1}s  {:>6.0} img/s",
+                r.epoch,
+                losses(r.train_loss, &r.losses),
+                r.val_loss,
+                r.seconds,
+                r.train_images_per_s
             );
         }
         Control::Continue

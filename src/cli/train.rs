@@ -88,7 +88,9 @@ pub fn run(args: TrainArgs) -> CliResult {
             Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?
         }
     };
-    let settings = FitSettings::from_spec(&spec.train, args.run.seed);
+    let settings = args
+        .run
+        .budgeted(FitSettings::from_spec(&spec.train, args.run.seed))?;
     if !args.run.quiet {
         eprintln!(
             "training {} on {} ({} train / {} validation images), up to {} epochs",

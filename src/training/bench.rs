@@ -4,10 +4,11 @@
 use burn::prelude::*;
 use web_time::Instant;
 
-use super::engine::{Control, FitSettings, Hooks, Progress, fit};
+use super::adversarial::Adversarial;
+use super::engine::{Control, FitSettings, Hooks, Learner, Progress, Supervised, train};
 use super::objective::Reconstruction;
 use crate::data::Images;
-use crate::model::{Autoencoder, ModelSpec};
+use crate::model::{Autoencoder, Gan, GanSpec, ModelSpec};
 
 /// Images per second of training, measured after a warm-up.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,13 +58,64 @@ pub async fn train_throughput(
     device.seed(1);
     let model =
         Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
-    let mut settings = FitSettings::from_spec(&spec.train, 1);
+    let settings = FitSettings::from_spec(&spec.train, 1);
+    let mut objective = Reconstruction::for_spec(&spec.train, 0);
+    let mut learner = Supervised::new(&mut objective, &settings);
+    time_learner(
+        model,
+        &mut learner,
+        images,
+        &settings,
+        device,
+        seconds,
+        read_every,
+    )
+    .await
+}
+
+/// [`train_throughput`] for a GAN: real images per second, each batch the discriminator and
+/// generator steps its update periods call for.
+pub async fn gan_throughput(
+    spec: &GanSpec,
+    images: &Images,
+    device: &Device,
+    seconds: f64,
+    read_every: usize,
+) -> Result<Throughput, String> {
+    device.seed(1);
+    let model = Gan::new(spec, &device.clone().autodiff()).map_err(|e| e.to_string())?;
+    let mut learner = Adversarial::new(spec, 1, device).map_err(|e| e.to_string())?;
+    let mut settings = FitSettings::from_spec(&ModelSpec::basic().train, 1);
+    settings.batch_size = spec.train.batch_size;
+    time_learner(
+        model,
+        &mut learner,
+        images,
+        &settings,
+        device,
+        seconds,
+        read_every,
+    )
+    .await
+}
+
+/// Runs `learner` through the engine's loop until the clock says stop.
+async fn time_learner<L: Learner>(
+    model: L::Model,
+    learner: &mut L,
+    images: &Images,
+    settings: &FitSettings,
+    device: &Device,
+    seconds: f64,
+    read_every: usize,
+) -> Result<Throughput, String> {
+    let mut settings = settings.clone();
     settings.epochs = usize::MAX;
     settings.patience = None;
     settings.read_every = read_every;
     let mut watch = Stopwatch {
         seconds,
-        batch_size: spec.train.batch_size,
+        batch_size: settings.batch_size,
         start: None,
         result: Throughput {
             images_per_s: 0.0,
@@ -73,16 +125,7 @@ pub async fn train_throughput(
     // Validation never runs: the clock stops training inside the first epochs. It still needs a
     // set, so a small slice serves.
     let val = images.take(1);
-    let outcome = fit(
-        model,
-        &mut Reconstruction::for_spec(&spec.train, 0),
-        images,
-        &val,
-        &settings,
-        device,
-        &mut watch,
-    )
-    .await;
+    let outcome = train(model, learner, images, &val, &settings, device, &mut watch).await;
     if let Some(message) = outcome.divergence() {
         return Err(message);
     }

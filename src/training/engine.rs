@@ -1,11 +1,16 @@
 //! The training engine (the study's Evolver): an async loop that any front end can drive.
 //!
+//! The loop ([`train`]) is the same for every kind of run; what a batch does is a [`Learner`]'s
+//! business: [`Supervised`] is one model, one Adam and one [`Objective`] (autoencoders,
+//! classifiers), `training/adversarial.rs` two nets with two optimisers (GANs). Progress,
+//! hooks, pause/stop, the NaN stop, early stopping and the read-back cadence live here once.
+//!
 //! It is async so the browser can yield to its event loop and read tensors back with the `_async`
 //! reads WebGPU requires; natively it is driven by `pollster::block_on`. Losses are accumulated
 //! on the device and read back only every `read_every` batches and at the end of each epoch, so a
 //! GPU is not stalled after every step.
 
-use burn::optim::{AdamConfig, GradientsParams, decay::WeightDecayConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -25,6 +30,9 @@ pub struct FitSettings {
     pub seed: u64,
     /// Read the running training loss back (and call `on_progress`) every this many batches.
     pub read_every: usize,
+    /// A time budget for the whole run: once spent, the epoch in progress ends early, is
+    /// validated, and the run stops with the best weights so far.
+    pub max_seconds: Option<f64>,
 }
 
 impl FitSettings {
@@ -37,6 +45,7 @@ impl FitSettings {
             patience: train.patience,
             seed,
             read_every: 10,
+            max_seconds: None,
         }
     }
 }
@@ -55,6 +64,121 @@ pub trait Objective {
         device: &Device,
         training: bool,
     ) -> Tensor<1>;
+}
+
+/// What one training step does and how a model is scored: the part of a run that differs
+/// between kinds of training. [`train`] drives any learner through the same loop.
+#[allow(async_fn_in_trait)] // futures in wasm are not Send; the loop is driven on one thread
+pub trait Learner {
+    type Model: Module;
+    /// Names of the losses [`Learner::step`] reports, in order. The first is the run's
+    /// `train_loss`; every one is checked for NaN.
+    fn loss_names(&self) -> &'static [&'static str] {
+        &["loss"]
+    }
+    /// Whether a lower validation score means a better model, so that early stopping, a
+    /// divergence or the time budget hand back the best-scoring weights (true), or the score
+    /// is only a reading and the last weights are kept (false).
+    fn keeps_best(&self) -> bool {
+        true
+    }
+    /// Hears the mean losses of each read-back window (e.g. to balance two nets' updates).
+    fn observe(&mut self, _window_means: &[f64]) {}
+    /// One optimisation step on the batch `images[indices]` (`device`: the autodiff device).
+    /// Returns the updated model and the batch's mean losses, detached, as a tensor with one
+    /// element per name in [`Learner::loss_names`].
+    fn step(
+        &mut self,
+        model: Self::Model,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Self::Model, Tensor<1>);
+    /// The score early stopping minimises (lower is better) of `model`, already in validation
+    /// mode, on `val`; `device` is the plain (inner) device.
+    async fn validate(
+        &mut self,
+        model: &Self::Model,
+        val: &Images,
+        batch_size: usize,
+        device: &Device,
+    ) -> f64;
+}
+
+/// Adam (with the settings' weight decay) as every single-model run uses it.
+pub fn adam(settings: &FitSettings) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_weight_decay(
+            (settings.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(settings.weight_decay as f32)),
+        )
+        .init()
+}
+
+/// One model, one Adam, one objective: autoencoders and classifiers.
+pub struct Supervised<'o, O> {
+    pub objective: &'o mut O,
+    optim: ModuleOptimizer,
+    lr: f64,
+}
+
+impl<'o, O: Objective> Supervised<'o, O> {
+    pub fn new(objective: &'o mut O, settings: &FitSettings) -> Self {
+        Self {
+            objective,
+            optim: adam(settings),
+            lr: settings.lr,
+        }
+    }
+}
+
+impl<O: Objective> Learner for Supervised<'_, O> {
+    type Model = O::Model;
+
+    fn step(
+        &mut self,
+        model: O::Model,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+    ) -> (O::Model, Tensor<1>) {
+        let loss = self.objective.loss(&model, images, indices, device, true);
+        let reported = loss.clone().detach();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (self.optim.step(self.lr, model, grads), reported)
+    }
+
+    async fn validate(
+        &mut self,
+        model: &O::Model,
+        val: &Images,
+        batch_size: usize,
+        device: &Device,
+    ) -> f64 {
+        evaluate(self.objective, model, val, batch_size, device).await
+    }
+}
+
+/// One loss of a run that reports several (e.g. a GAN's `d` and `g`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedLoss {
+    pub name: String,
+    pub value: f64,
+}
+
+/// `values` under `names`, or nothing for a single-loss run (its `train_loss` says it all).
+fn named(names: &[&str], values: &[f64]) -> Vec<NamedLoss> {
+    if names.len() < 2 {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .zip(values)
+        .map(|(name, &value)| NamedLoss {
+            name: name.to_string(),
+            value,
+        })
+        .collect()
 }
 
 /// Whether the loop goes on.
@@ -77,6 +201,9 @@ pub struct Progress {
     pub train_loss: f64,
     /// Training throughput of this epoch so far.
     pub images_per_s: f64,
+    /// Every loss of a multi-loss run (GANs), means of this epoch so far; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<NamedLoss>,
 }
 
 /// One finished epoch.
@@ -90,6 +217,9 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training images per second (optimisation pass only).
     pub train_images_per_s: f64,
+    /// Every training loss of a multi-loss run (GANs), epoch means; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<NamedLoss>,
 }
 
 /// Callbacks at batch and epoch boundaries: progress bars, charts, pruning.
@@ -128,6 +258,8 @@ pub enum StopReason {
     EarlyStopped { best_epoch: usize },
     /// A hook asked to stop.
     Cancelled,
+    /// The time budget (`max_seconds`) was spent; the best epoch's weights were kept.
+    OutOfTime { best_epoch: usize },
     /// The loss became NaN or infinite; the model returned is the best one before that.
     Diverged {
         epoch: usize,
@@ -178,6 +310,15 @@ pub async fn read_scalar(t: Tensor<1>) -> f64 {
     data.iter::<f64>().next().expect("a one-element tensor")
 }
 
+/// Reads a small tensor back as f64s, whatever the backend.
+pub async fn read_values(t: Tensor<1>) -> Vec<f64> {
+    let data = t
+        .into_data_async()
+        .await
+        .expect("reading losses back from the device");
+    data.iter::<f64>().collect()
+}
+
 /// Mean loss of `model` (already in validation mode) over all of `images`.
 pub async fn evaluate<O: Objective>(
     objective: &mut O,
@@ -200,14 +341,14 @@ pub async fn evaluate<O: Objective>(
     }
 }
 
-/// Trains `model` on `train`, validating on `val` after every epoch.
+/// Trains `model` on `train` under `objective` with Adam, validating on `val` after every epoch.
 ///
 /// `device` is the autodiff device the model lives on; validation runs on its inner device with
 /// `model.valid()` (dropout off, no graph).
 pub async fn fit<O, H>(
     model: O::Model,
     objective: &mut O,
-    train: &Images,
+    train_set: &Images,
     val: &Images,
     settings: &FitSettings,
     device: &Device,
@@ -217,20 +358,42 @@ where
     O: Objective,
     H: Hooks<O::Model>,
 {
+    let mut learner = Supervised::new(objective, settings);
+    train(model, &mut learner, train_set, val, settings, device, hooks).await
+}
+
+/// The loop: epochs of `learner` steps over `train_set` in the seeded batch order, progress every
+/// `read_every` batches, validation, early stopping and the NaN stop, with `hooks` at every
+/// boundary. `device` is the autodiff device the model lives on.
+pub async fn train<L, H>(
+    model: L::Model,
+    learner: &mut L,
+    train_set: &Images,
+    val: &Images,
+    settings: &FitSettings,
+    device: &Device,
+    hooks: &mut H,
+) -> FitOutcome<L::Model>
+where
+    L: Learner,
+    H: Hooks<L::Model>,
+{
     let device = device.clone().autodiff();
     let plain = device.clone().inner();
-    let mut optim = AdamConfig::new()
-        .with_weight_decay(
-            (settings.weight_decay > 0.0)
-                .then(|| WeightDecayConfig::new(settings.weight_decay as f32)),
-        )
-        .init();
-    let mut order = BatchOrder::new(train.len(), settings.batch_size, settings.seed);
+    let names = learner.loss_names();
+    let mut order = BatchOrder::new(train_set.len(), settings.batch_size, settings.seed);
     let read_every = settings.read_every.max(1);
 
+    let run_started = Instant::now();
+    let out_of_time = || {
+        settings
+            .max_seconds
+            .is_some_and(|limit| run_started.elapsed().as_secs_f64() >= limit)
+    };
+    let mut time_up = false;
     let initial = model.clone();
     let mut model = model;
-    let mut best: Option<(f64, usize, O::Model)> = None;
+    let mut best: Option<(f64, usize, L::Model)> = None;
     let mut history = Vec::new();
     let mut stop = StopReason::Completed;
 
@@ -238,53 +401,67 @@ where
         let started = Instant::now();
         let batches = order.epoch();
         let n_batches = batches.len();
-        // Sum of (batch loss x batch size) since the last read, kept on the device.
+        // Sums of (batch loss x batch size) since the last read, kept on the device.
         let mut pending: Option<Tensor<1>> = None;
-        let (mut loss_sum, mut seen, mut pending_seen) = (0.0f64, 0usize, 0usize);
+        let mut loss_sums = vec![0.0f64; names.len()];
+        let (mut seen, mut pending_seen) = (0usize, 0usize);
+        let means = |sums: &[f64], seen: usize| -> Vec<f64> {
+            sums.iter().map(|s| s / seen.max(1) as f64).collect()
+        };
 
         for (b, indices) in batches.iter().enumerate() {
-            let loss = objective.loss(&model, train, indices, &device, true);
-            let weighted = loss.clone().detach() * indices.len() as f64;
+            let (next, losses) = learner.step(model, train_set, indices, &device);
+            model = hooks.after_step(next);
+            let weighted = losses * indices.len() as f64;
             pending = Some(match pending {
                 Some(p) => p + weighted,
                 None => weighted,
             });
             pending_seen += indices.len();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(settings.lr, model, grads);
-            model = hooks.after_step(model);
 
-            if (b + 1) % read_every == 0 || b + 1 == n_batches {
-                let sum = read_scalar(pending.take().expect("accumulated above").inner()).await;
-                if !sum.is_finite() {
+            time_up = out_of_time();
+            if (b + 1) % read_every == 0 || b + 1 == n_batches || time_up {
+                let sums = read_values(pending.take().expect("accumulated above").inner()).await;
+                if let Some(bad) = sums.iter().find(|s| !s.is_finite()) {
                     stop = StopReason::Diverged {
                         epoch,
                         batch: b + 1,
-                        loss: sum / pending_seen as f64,
+                        loss: bad / pending_seen as f64,
                     };
                     break 'epochs;
                 }
-                loss_sum += sum;
+                let window: Vec<f64> = sums.iter().map(|s| s / pending_seen as f64).collect();
+                learner.observe(&window);
+                for (total, s) in loss_sums.iter_mut().zip(&sums) {
+                    *total += s;
+                }
                 seen += pending_seen;
                 pending_seen = 0;
+                let mean = means(&loss_sums, seen);
                 let progress = Progress {
                     epoch,
                     epochs: settings.epochs,
                     batch: b + 1,
                     batches: n_batches,
-                    train_loss: loss_sum / seen as f64,
+                    train_loss: mean[0],
                     images_per_s: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                    losses: named(names, &mean),
                 };
                 if hooks.on_progress(&progress).await == Control::Stop {
                     stop = StopReason::Cancelled;
                     break 'epochs;
+                }
+                if time_up {
+                    break; // validate what this epoch reached, then stop
                 }
             }
         }
         let train_seconds = started.elapsed().as_secs_f64();
 
         model = hooks.before_validation(model, epoch).await;
-        let val_loss = evaluate(objective, &model.valid(), val, settings.batch_size, &plain).await;
+        let val_loss = learner
+            .validate(&model.valid(), val, settings.batch_size, &plain)
+            .await;
         if !val_loss.is_finite() {
             stop = StopReason::Diverged {
                 epoch,
@@ -293,12 +470,14 @@ where
             };
             break;
         }
+        let mean = means(&loss_sums, seen);
         let record = EpochRecord {
             epoch,
-            train_loss: loss_sum / seen as f64,
+            train_loss: mean[0],
             val_loss,
             seconds: started.elapsed().as_secs_f64(),
             train_images_per_s: seen as f64 / train_seconds.max(1e-9),
+            losses: named(names, &mean),
         };
         history.push(record.clone());
 
@@ -307,6 +486,12 @@ where
         }
         if hooks.on_epoch(&model, &record).await == Control::Stop {
             stop = StopReason::Cancelled;
+            break;
+        }
+        if time_up || out_of_time() {
+            stop = StopReason::OutOfTime {
+                best_epoch: best.as_ref().map_or(0, |(_, e, _)| *e),
+            };
             break;
         }
         if let (Some(patience), Some((_, best_epoch, _))) = (settings.patience, &best)
@@ -320,7 +505,12 @@ where
     }
 
     // Early stopping (and a divergence) hand back the best weights; a plain run keeps the last.
-    let restore_best = settings.patience.is_some() || matches!(stop, StopReason::Diverged { .. });
+    let restore_best = learner.keeps_best()
+        && (settings.patience.is_some()
+            || matches!(
+                stop,
+                StopReason::Diverged { .. } | StopReason::OutOfTime { .. }
+            ));
     let last_epoch = history.last().map_or(0, |r| r.epoch);
     let (model, model_epoch) = match best {
         Some((_, epoch, best_model)) if restore_best => (best_model, epoch),
