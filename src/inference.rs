@@ -1,5 +1,6 @@
 //! Using trained models: reconstructions, latent codes and test loss of an autoencoder; class
-//! probabilities, accuracy and the confusion matrix of a classifier.
+//! probabilities, accuracy and the confusion matrix of a classifier; digits from a GAN's
+//! generator.
 //!
 //! Models passed here should be in validation mode (`model.valid()`): no dropout, no graph.
 
@@ -10,7 +11,8 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{BatchOrder, Images, NoiseStack, images_to_tensor, mnist::PIXELS};
-use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, LossKind};
+use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, Generator, LossKind};
+use crate::training::adversarial::classes_to_tensor;
 use crate::training::{Reconstruction, evaluate};
 
 /// Pixels (n x 784, in [0, 1]) as a [n, 1, 28, 28] tensor.
@@ -49,6 +51,60 @@ pub async fn encode_images(encoder: &Encoder, images: &Images, device: &Device) 
         codes.extend(read_floats(encoder.forward(x)).await);
     }
     codes
+}
+
+/// Digits from `generator` for the given noise (n x noise values) and, for a conditional
+/// generator, the digit of each; n x 784 values in (0, 1).
+pub async fn generate(
+    generator: &Generator,
+    noise: &[f32],
+    noise_dim: usize,
+    classes: Option<&[usize]>,
+    device: &Device,
+) -> Vec<f32> {
+    let n = noise.len() / noise_dim.max(1);
+    let z = Tensor::from_data(
+        TensorData::new(noise[..n * noise_dim].to_vec(), [n, noise_dim]),
+        device,
+    );
+    let classes = classes.map(|c| classes_to_tensor(&c[..n], device));
+    read_floats(generator.forward(z, classes)).await
+}
+
+/// A fixed 10 x 10 grid of digits to watch a GAN learn: the same noise every time (for a
+/// conditional generator, one row per digit). The CLI writes it as PNG, the page draws it.
+pub struct SampleGrid {
+    noise: Vec<f32>,
+    noise_dim: usize,
+    classes: Option<Vec<usize>>,
+}
+
+impl SampleGrid {
+    pub const SIZE: usize = 100;
+
+    /// Noise for every cell from `seed`; one row per digit when `conditional`.
+    pub fn new(noise_dim: usize, conditional: bool, seed: u64) -> Self {
+        let seeds: Vec<u64> = (0..Self::SIZE as u64)
+            .map(|i| seed.wrapping_add(i))
+            .collect();
+        Self {
+            noise: crate::training::adversarial::noise_for_seeds(&seeds, noise_dim),
+            noise_dim,
+            classes: conditional.then(|| (0..Self::SIZE).map(|i| i / 10).collect()),
+        }
+    }
+
+    /// The grid's digits from `generator` (validation mode), 100 x 784 values.
+    pub async fn pixels(&self, generator: &Generator, device: &Device) -> Vec<f32> {
+        generate(
+            generator,
+            &self.noise,
+            self.noise_dim,
+            self.classes.as_deref(),
+            device,
+        )
+        .await
+    }
 }
 
 /// Class probabilities of `pixels` (n x 784), as n x 10 values summing to 1 per image.

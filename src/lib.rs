@@ -8,6 +8,7 @@ pub mod data;
 pub mod inference;
 pub mod latent;
 pub mod model;
+pub mod quality;
 pub mod render;
 pub mod store;
 pub mod training;

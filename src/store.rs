@@ -12,13 +12,15 @@ use burn::tensor::Bytes;
 use burn_pack::{Reader, Writer};
 use thiserror::Error;
 
-use crate::model::{Autoencoder, Classifier, ClassifierSpec, ModelSpec, SpecError};
+use crate::model::{Autoencoder, Classifier, ClassifierSpec, Gan, GanSpec, ModelSpec, SpecError};
 
 /// Metadata key under which the spec is stored in the burnpack file.
 const SPEC_KEY: &str = "latentlab.spec";
 /// Present in classifier files only: the [`ClassifierSpec`] as JSON. The spec under
 /// `SPEC_KEY` is then the autoencoder's whose encoder the classifier was made from.
 const CLASSIFIER_KEY: &str = "latentlab.classifier";
+/// GAN files carry their [`GanSpec`] here instead of a spec under `SPEC_KEY`.
+const GAN_KEY: &str = "latentlab.gan";
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -36,15 +38,32 @@ pub enum StoreError {
 
 /// Serialises the weights of `model` together with `spec`.
 pub fn save(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
-    save_module(model, spec, None)
+    save_module(model, &[(SPEC_KEY, json(spec))])
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("specs always serialise")
 }
 
 /// Serialises a classifier with the spec of the autoencoder its encoder came from.
 pub fn save_classifier(model: Classifier, spec: &ModelSpec, head: &ClassifierSpec) -> Vec<u8> {
-    save_module(model, spec, Some(head))
+    save_module(
+        model,
+        &[(SPEC_KEY, json(spec)), (CLASSIFIER_KEY, json(head))],
+    )
 }
 
-fn save_module<M: Module>(model: M, spec: &ModelSpec, head: Option<&ClassifierSpec>) -> Vec<u8> {
+/// Serialises a GAN (generator and discriminator) with its spec.
+pub fn save_gan(model: Gan, spec: &GanSpec) -> Vec<u8> {
+    save_module(model, &[(GAN_KEY, json(spec))])
+}
+
+/// [`save_gan`] for a GAN on any device (see [`save_async`]).
+pub async fn save_gan_async(model: Gan, spec: &GanSpec) -> Vec<u8> {
+    save_gan(to_cpu(model).await, spec)
+}
+
+fn save_module<M: Module>(model: M, metadata: &[(&str, String)]) -> Vec<u8> {
     let record = model
         .into_record()
         .into_bytes()
@@ -52,11 +71,9 @@ fn save_module<M: Module>(model: M, spec: &ModelSpec, head: Option<&ClassifierSp
     let tensors = Reader::from_bytes(record)
         .and_then(Reader::into_tensors)
         .expect("re-reading a record just written");
-    let json = serde_json::to_string(spec).expect("a spec always serialises");
-    let mut writer = Writer::new(tensors).with_metadata(SPEC_KEY, &json);
-    if let Some(head) = head {
-        let json = serde_json::to_string(head).expect("a classifier spec always serialises");
-        writer = writer.with_metadata(CLASSIFIER_KEY, &json);
+    let mut writer = Writer::new(tensors);
+    for (key, value) in metadata {
+        writer = writer.with_metadata(key, value);
     }
     writer.into_bytes().expect("writing in memory").to_vec()
 }
@@ -117,17 +134,60 @@ pub async fn to_cpu<M: Module>(model: M) -> M {
     })
 }
 
+/// The metadata entries of a burnpack file.
+fn metadata(file: &str, bytes: &[u8]) -> Result<Reader, StoreError> {
+    Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| StoreError::NotAModel {
+        file: file.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether a model file holds a GAN.
+pub fn is_gan(file: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+    Ok(metadata(file, bytes)?.metadata().contains_key(GAN_KEY))
+}
+
+/// Loads a GAN file: its spec and both nets, on `device`.
+pub fn load_gan(file: &str, bytes: &[u8], device: &Device) -> Result<(GanSpec, Gan), StoreError> {
+    let spec = read_gan_spec(file, bytes)?;
+    let model = load_into(file, bytes, Gan::new(&spec, device)?)?;
+    Ok((spec, model))
+}
+
+/// Reads the spec stored in a GAN file.
+pub fn read_gan_spec(file: &str, bytes: &[u8]) -> Result<GanSpec, StoreError> {
+    let reader = metadata(file, bytes)?;
+    let json = reader
+        .metadata()
+        .get(GAN_KEY)
+        .ok_or_else(|| StoreError::WrongKind {
+            file: file.into(),
+            reason: if reader.metadata().contains_key(CLASSIFIER_KEY) {
+                "this is a digit classifier, not a GAN".into()
+            } else {
+                "this is not a GAN (train one with `latentlab gan`)".into()
+            },
+        })?;
+    let spec: GanSpec = serde_json::from_str(json).map_err(|e| StoreError::BadSpec {
+        file: file.into(),
+        reason: e.to_string(),
+    })?;
+    spec.validate()?;
+    Ok(spec)
+}
+
 /// The metadata of a model file: its spec and, for a classifier, the classifier's spec.
 fn read_metadata(
     file: &str,
     bytes: &[u8],
 ) -> Result<(ModelSpec, Option<ClassifierSpec>), StoreError> {
-    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
-        StoreError::NotAModel {
+    let reader = metadata(file, bytes)?;
+    if reader.metadata().contains_key(GAN_KEY) {
+        return Err(StoreError::WrongKind {
             file: file.into(),
-            reason: e.to_string(),
-        }
-    })?;
+            reason: "this is a GAN, not an autoencoder or classifier".into(),
+        });
+    }
     let bad = |e: serde_json::Error| StoreError::BadSpec {
         file: file.into(),
         reason: e.to_string(),

@@ -11,7 +11,7 @@ use burn::tensor::activation;
 use super::spec::{Activation, ArchSpec, SpecError};
 
 /// The activation as a module-free function, so the layer stacks below stay plain data.
-fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
+pub(crate) fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
         Activation::Relu => activation::relu(x),
         Activation::LeakyRelu => activation::leaky_relu(x, 0.01),

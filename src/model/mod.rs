@@ -3,11 +3,15 @@
 pub mod autoencoder;
 pub mod classifier;
 pub mod form;
+pub mod gan;
 pub mod spec;
 
 pub use autoencoder::{Autoencoder, Decoder, Encoder};
 pub use classifier::{CLASSES, Classifier, ClassifierSpec, Unfreeze};
 pub use form::SpecForm;
+pub use gan::{
+    Conditioning, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, GanTrain, Generator,
+};
 pub use spec::{
     Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneReading, PruneScope, PruneSpec,
     Shapes, SpecError, TrainSpec,

@@ -499,6 +499,42 @@ impl ModelSpec {
 
     pub const PRESETS: [&'static str; 2] = ["basic", "best"];
 
+    /// The judge of generated digits (`quality.rs`): a small CNN classifier trained from
+    /// scratch, not an autoencoder of the study. Its encoder (two 5x5 stride-2 convolutions,
+    /// 32 and 64 channels, a hidden layer of 256, dropout 0.25 on the conv features) gives the
+    /// 64 features the quality scores compare; a linear layer of 10 reads them. Trained with
+    /// small random rotations (`noise` is the augmentation here), Adam 1e-3, early stopping.
+    pub fn judge() -> Self {
+        let conv = |channels| ConvSpec {
+            channels,
+            kernel: 5,
+            stride: 2,
+            padding: 2,
+        };
+        Self {
+            name: "judge".into(),
+            arch: ArchSpec {
+                conv: vec![conv(32), conv(64)],
+                hidden: vec![256],
+                latent: 64,
+                encoder_dropout: 0.25,
+                decoder_dropout: 0.0,
+                activation: Activation::Relu,
+            },
+            train: TrainSpec {
+                loss: LossKind::Bce,
+                lr: 1e-3,
+                weight_decay: 0.0,
+                batch_size: 128,
+                epochs: 15,
+                patience: Some(4),
+                iterations: 1,
+                noise: "rot:10".parse().expect("a valid noise string"),
+                pruning: None,
+            },
+        }
+    }
+
     /// The study's basic solution (its section 2.1).
     pub fn basic() -> Self {
         let conv = |channels, padding| ConvSpec {

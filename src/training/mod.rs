@@ -1,5 +1,6 @@
 //! Training: the async engine (the study's Evolver), losses and objectives.
 
+pub mod adversarial;
 pub mod bench;
 pub mod classify;
 pub mod engine;
@@ -8,11 +9,12 @@ pub mod objective;
 pub mod pruning;
 pub mod recipe;
 
-pub use bench::{Throughput, train_throughput};
+pub use adversarial::{Adversarial, Sampler, Scorer, SpectralNorm, clip_weights};
+pub use bench::{Throughput, gan_throughput, train_throughput};
 pub use classify::{Classification, cross_entropy};
 pub use engine::{
-    Control, EpochRecord, FitOutcome, FitSettings, Hooks, NoHooks, Objective, Progress, StopReason,
-    evaluate, fit, read_scalar,
+    Control, EpochRecord, FitOutcome, FitSettings, Hooks, Learner, NamedLoss, NoHooks, Objective,
+    Progress, StopReason, Supervised, adam, evaluate, fit, read_scalar, read_values, train,
 };
 pub use loss::reconstruction_loss;
 pub use objective::Reconstruction;

@@ -1,0 +1,558 @@
+//! GANs made from an autoencoder's architecture, as the study made them: the discriminator is the
+//! encoder (its latent layer gives the discriminator's outputs) and the generator is the decoder
+//! (its latent layer takes the noise and the class).
+//!
+//! What a [`GanSpec`] adds to the [`ArchSpec`]: the kind (which losses and outputs), how the
+//! class reaches the generator, batch norm in the generator and the discriminator's LeakyReLU
+//! slope. README's "GANs" section says which of these made the nets train, with numbers.
+
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear,
+};
+use burn::prelude::*;
+use burn::tensor::activation;
+use serde::{Deserialize, Serialize};
+
+use super::autoencoder::{Autoencoder, activate};
+use super::classifier::CLASSES;
+use super::spec::{Activation, ArchSpec, ConvSpec, SpecError};
+
+/// Which GAN: its discriminator's outputs and its losses (`training/adversarial.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GanKind {
+    /// One logit, binary cross-entropy, non-saturating generator loss.
+    Gan,
+    /// A critic's score, the Wasserstein loss, weights clipped after every critic step.
+    Wgan,
+    /// The Wasserstein loss with every critic layer spectrally normalised after each step.
+    WganSn,
+    /// Two heads (real/fake logit and class logits), class-conditional generator.
+    Acgan,
+    /// The study's ACGAN: 11 logits [0..9, fake] under cross-entropy.
+    AcganStudy,
+}
+
+impl GanKind {
+    pub const ALL: [GanKind; 5] = [
+        GanKind::Gan,
+        GanKind::Wgan,
+        GanKind::WganSn,
+        GanKind::Acgan,
+        GanKind::AcganStudy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GanKind::Gan => "gan",
+            GanKind::Wgan => "wgan",
+            GanKind::WganSn => "wgan-sn",
+            GanKind::Acgan => "acgan",
+            GanKind::AcganStudy => "acgan-study",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the generator is told which digit to draw.
+    pub fn conditional(self) -> bool {
+        matches!(self, GanKind::Acgan | GanKind::AcganStudy)
+    }
+
+    /// Whether the losses are Wasserstein (a critic's unbounded score).
+    pub fn wasserstein(self) -> bool {
+        matches!(self, GanKind::Wgan | GanKind::WganSn)
+    }
+
+    /// Number of discriminator outputs.
+    pub fn outputs(self) -> usize {
+        match self {
+            GanKind::Gan | GanKind::Wgan | GanKind::WganSn => 1,
+            // [0..9, fake] for the study's form; [real/fake, 0..9] for the two-head form.
+            GanKind::Acgan | GanKind::AcganStudy => CLASSES + 1,
+        }
+    }
+}
+
+/// How the class reaches the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conditioning {
+    /// No class: noise alone.
+    None,
+    /// The study's: a class embedding as wide as the noise, the noise added to it.
+    Add,
+    /// The embedding and the noise side by side (the noise keeps its own dimensions, so it can
+    /// vary a digit's style without moving it towards another class).
+    Concat,
+}
+
+/// The optimiser of both nets.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GanOptimizer {
+    Adam {
+        beta1: f64,
+        beta2: f64,
+    },
+    /// Without momentum, as the WGAN paper trains its critic.
+    RmsProp,
+}
+
+/// How a GAN is trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanTrain {
+    pub optimizer: GanOptimizer,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// The generator learns on every `u_g`-th batch, the discriminator on every `u_d`-th (the
+    /// study's update periods); with `balance` these are starting values.
+    pub u_g: usize,
+    pub u_d: usize,
+    /// Adapt the periods to keep the two losses close (the study's ACGAN): see
+    /// `training/adversarial.rs` for the rule.
+    #[serde(default)]
+    pub balance: bool,
+    /// WGAN: critic weights clipped to [-clip, clip] after every critic step.
+    #[serde(default)]
+    pub clip: Option<f64>,
+    /// The target of real images in the real/fake cross-entropy (one-sided label smoothing:
+    /// 0.9 keeps the discriminator from growing over-confident); 1 is plain.
+    #[serde(default = "one")]
+    pub real_label: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A GAN: the architecture both nets are built from and what makes them a GAN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanSpec {
+    pub name: String,
+    pub kind: GanKind,
+    /// Convolutions and hidden widths of both nets. `latent` is ignored: the discriminator's
+    /// last layer has [`GanKind::outputs`] units and the generator's first reads
+    /// [`GanSpec::generator_input`] numbers.
+    pub arch: ArchSpec,
+    /// Gaussian noise dimensions of the generator.
+    pub noise: usize,
+    pub conditioning: Conditioning,
+    /// Class embedding width (Concat); Add uses the noise width.
+    #[serde(default)]
+    pub embedding: usize,
+    /// Batch norm after every generator layer but the output.
+    #[serde(default)]
+    pub batch_norm: bool,
+    /// The discriminator's LeakyReLU slope (its activation, whatever `arch` says); 0: the
+    /// arch's activation.
+    #[serde(default)]
+    pub leak: f64,
+    pub train: GanTrain,
+}
+
+impl GanSpec {
+    /// Numbers the generator's first layer reads: noise, plus the class embedding (Concat).
+    pub fn generator_input(&self) -> usize {
+        match self.conditioning {
+            Conditioning::Concat => self.noise + self.embedding,
+            Conditioning::None | Conditioning::Add => self.noise,
+        }
+    }
+
+    /// The architecture the discriminator is built from (its latent = its outputs).
+    fn discriminator_arch(&self) -> ArchSpec {
+        ArchSpec {
+            latent: self.kind.outputs(),
+            decoder_dropout: 0.0,
+            ..self.arch.clone()
+        }
+    }
+
+    /// The architecture the generator is built from (its latent = its input).
+    fn generator_arch(&self) -> ArchSpec {
+        ArchSpec {
+            latent: self.generator_input(),
+            encoder_dropout: 0.0,
+            ..self.arch.clone()
+        }
+    }
+
+    /// Checks the spec: both nets' shapes, sizes, and the training settings.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        self.discriminator_arch().shapes()?;
+        self.generator_arch().shapes()?;
+        let train = |m: String| Err(SpecError::Train(m));
+        if self.noise == 0 {
+            return train("the noise needs at least 1 dimension".into());
+        }
+        if self.kind.conditional() == (self.conditioning == Conditioning::None) {
+            return train(format!(
+                "a {} generator {} a class (conditioning {:?})",
+                self.kind.name(),
+                if self.kind.conditional() {
+                    "needs"
+                } else {
+                    "takes no"
+                },
+                self.conditioning
+            ));
+        }
+        if self.conditioning == Conditioning::Concat && self.embedding == 0 {
+            return train("a concatenated class embedding needs a width of at least 1".into());
+        }
+        let t = &self.train;
+        for (what, lr) in [("lr_g", t.lr_g), ("lr_d", t.lr_d)] {
+            if !(lr.is_finite() && lr > 0.0) {
+                return train(format!("{what} must be a positive number, not {lr}"));
+            }
+        }
+        if t.batch_size == 0 || t.u_g == 0 || t.u_d == 0 {
+            return train("batch_size, u_g and u_d must be at least 1".into());
+        }
+        if let Some(c) = t.clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return train(format!("clip must be a positive number, not {c}"));
+        }
+        if !(0.5..=1.0).contains(&t.real_label) {
+            return train(format!("real_label {} must be in [0.5, 1]", t.real_label));
+        }
+        if !(0.0..1.0).contains(&self.leak) {
+            return train(format!("leak {} must be in [0, 1)", self.leak));
+        }
+        Ok(())
+    }
+
+    /// The study's nets for `kind`: `best`'s encoder and decoder, its ReLU and dropout, no batch
+    /// norm, the class embedding summed with noise; Adam at `best`'s learning rate.
+    pub fn study(kind: GanKind) -> Self {
+        let best = super::ModelSpec::best();
+        let (optimizer, lr, u_g, u_d, clip) = if kind.wasserstein() {
+            // Its WGAN: u_g = 5, u_d = 1, weights clipped (RMSprop at the WGAN paper's rate).
+            (GanOptimizer::RmsProp, 5e-5, 5, 1, Some(0.01))
+        } else {
+            (
+                GanOptimizer::Adam {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                },
+                best.train.lr,
+                1,
+                1,
+                None,
+            )
+        };
+        Self {
+            name: if kind == GanKind::AcganStudy {
+                kind.name().into()
+            } else {
+                format!("{}-study", kind.name())
+            },
+            kind,
+            arch: best.arch.clone(),
+            noise: best.arch.latent,
+            conditioning: if kind.conditional() {
+                Conditioning::Add
+            } else {
+                Conditioning::None
+            },
+            embedding: 0,
+            batch_norm: false,
+            leak: 0.0,
+            train: GanTrain {
+                optimizer,
+                lr_g: lr,
+                lr_d: lr,
+                batch_size: best.train.batch_size,
+                epochs: 20,
+                u_g,
+                u_d,
+                balance: kind == GanKind::AcganStudy,
+                clip,
+                real_label: 1.0,
+            },
+        }
+    }
+
+    /// Ours, the nets that train: a DCGAN-like pair on the same encoder/decoder layout
+    /// (two 4x4 stride-2 convolutions, 32 and 64 channels, no hidden layer), batch norm in the
+    /// generator, LeakyReLU(0.2) in the discriminator, 64 noise dimensions beside a class
+    /// embedding of 16, Adam(0.5, 0.999) at 2e-4, real labels smoothed to 0.9. Half these
+    /// widths train 1.6x faster but collapsed (README, "GANs").
+    pub fn ours(kind: GanKind) -> Self {
+        let conv = |channels| ConvSpec {
+            channels,
+            kernel: 4,
+            stride: 2,
+            padding: 1,
+        };
+        let (optimizer, lr, u_g, clip) = match kind {
+            GanKind::Wgan => (GanOptimizer::RmsProp, 5e-5, 5, Some(0.01)),
+            GanKind::WganSn => (
+                GanOptimizer::Adam {
+                    beta1: 0.5,
+                    beta2: 0.9,
+                },
+                2e-4,
+                1,
+                None,
+            ),
+            _ => (
+                GanOptimizer::Adam {
+                    beta1: 0.5,
+                    beta2: 0.999,
+                },
+                2e-4,
+                1,
+                None,
+            ),
+        };
+        Self {
+            name: kind.name().into(),
+            kind,
+            arch: ArchSpec {
+                conv: vec![conv(32), conv(64)],
+                hidden: vec![],
+                latent: 1,
+                encoder_dropout: 0.0,
+                decoder_dropout: 0.0,
+                activation: Activation::Relu,
+            },
+            noise: 64,
+            conditioning: if kind.conditional() {
+                Conditioning::Concat
+            } else {
+                Conditioning::None
+            },
+            embedding: if kind.conditional() { 16 } else { 0 },
+            batch_norm: true,
+            leak: 0.2,
+            train: GanTrain {
+                optimizer,
+                lr_g: lr,
+                lr_d: lr,
+                batch_size: 64,
+                epochs: 30,
+                u_g,
+                u_d: 1,
+                balance: false,
+                clip,
+                real_label: if kind.wasserstein() { 1.0 } else { 0.9 },
+            },
+        }
+    }
+
+    /// The preset of a name: a kind (ours), or `acgan-study` (the study's ACGAN).
+    pub fn preset(name: &str) -> Option<Self> {
+        match GanKind::parse(name)? {
+            GanKind::AcganStudy => Some(Self::study(GanKind::AcganStudy)),
+            kind => Some(Self::ours(kind)),
+        }
+    }
+}
+
+/// The arch's activation, or LeakyReLU with slope `leak` when that is set.
+fn act<const D: usize>(activation: Activation, leak: f64, x: Tensor<D>) -> Tensor<D> {
+    if leak > 0.0 {
+        activation::leaky_relu(x, leak)
+    } else {
+        activate(activation, x)
+    }
+}
+
+/// The encoder's layers, read as a discriminator: images to [`GanKind::outputs`] numbers.
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    pub conv: Vec<Conv2d>,
+    pub linear: Vec<Linear>,
+    dropout: Vec<Dropout>,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    leak: f64,
+}
+
+impl Discriminator {
+    /// [batch, 1, 28, 28] images in [0, 1] to [batch, outputs].
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_features(images).1
+    }
+
+    /// The input of the last layer (features) and the outputs.
+    pub fn forward_features(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let mut x = images;
+        for conv in &self.conv {
+            x = act(self.activation, self.leak, conv.forward(x));
+        }
+        let mut h: Tensor<2> = x.flatten(1, 3);
+        let last = self.linear.len() - 1;
+        for (i, (linear, dropout)) in self.linear.iter().zip(&self.dropout).enumerate() {
+            if i == last {
+                let out = linear.forward(dropout.forward(h.clone()));
+                return (h, out);
+            }
+            h = act(
+                self.activation,
+                self.leak,
+                linear.forward(dropout.forward(h)),
+            );
+        }
+        unreachable!("a discriminator has at least one linear layer")
+    }
+}
+
+/// The decoder's layers, read as a generator: noise (and a class) to image logits.
+#[derive(Module, Debug)]
+pub struct Generator {
+    pub embedding: Option<Embedding>,
+    pub linear: Vec<Linear>,
+    pub conv: Vec<ConvTranspose2d>,
+    /// Batch norm after each linear layer (empty without batch norm).
+    norm_linear: Vec<BatchNorm>,
+    /// Batch norm after each transposed convolution but the last.
+    norm_conv: Vec<BatchNorm>,
+    dropout: Vec<Dropout>,
+    #[module(skip)]
+    unflatten: [usize; 3],
+    #[module(skip)]
+    conditioning: Conditioning,
+    #[module(skip)]
+    activation: Activation,
+}
+
+impl Generator {
+    /// `noise` [batch, noise] (and `classes` [batch] for a conditional generator) to
+    /// [batch, 1, 28, 28] logits.
+    pub fn forward_logits(&self, noise: Tensor<2>, classes: Option<Tensor<1, Int>>) -> Tensor<4> {
+        let embed = |classes: Option<Tensor<1, Int>>| -> Tensor<2> {
+            let classes = classes.expect("a conditional generator needs classes");
+            let [batch] = classes.dims();
+            let e = self
+                .embedding
+                .as_ref()
+                .expect("built with an embedding")
+                .forward(classes.reshape([batch, 1]));
+            let width = e.dims()[2];
+            e.reshape([batch, width])
+        };
+        let mut h = match self.conditioning {
+            Conditioning::None => noise,
+            Conditioning::Add => embed(classes) + noise,
+            Conditioning::Concat => Tensor::cat(vec![embed(classes), noise], 1),
+        };
+        for (i, (linear, dropout)) in self.linear.iter().zip(&self.dropout).enumerate() {
+            h = linear.forward(dropout.forward(h));
+            if let Some(norm) = self.norm_linear.get(i) {
+                h = norm.forward(h);
+            }
+            h = act(self.activation, 0.0, h);
+        }
+        let [c, s, _] = self.unflatten;
+        let batch = h.dims()[0];
+        let mut x: Tensor<4> = h.reshape([batch, c, s, s]);
+        let last = self.conv.len() - 1;
+        for (i, conv) in self.conv.iter().enumerate() {
+            x = conv.forward(x);
+            if i < last {
+                if let Some(norm) = self.norm_conv.get(i) {
+                    x = norm.forward(x);
+                }
+                x = act(self.activation, 0.0, x);
+            }
+        }
+        x
+    }
+
+    /// Images in (0, 1).
+    pub fn forward(&self, noise: Tensor<2>, classes: Option<Tensor<1, Int>>) -> Tensor<4> {
+        activation::sigmoid(self.forward_logits(noise, classes))
+    }
+}
+
+/// The two nets of a GAN, trained together and saved as one file.
+#[derive(Module, Debug)]
+pub struct Gan {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+}
+
+impl Gan {
+    /// Both nets for `spec` on `device` (weights from the device's RNG).
+    pub fn new(spec: &GanSpec, device: &Device) -> Result<Self, SpecError> {
+        spec.validate()?;
+        let d_arch = spec.discriminator_arch();
+        let g_arch = spec.generator_arch();
+        let encoder = Autoencoder::new(&d_arch, device)?.encoder;
+        let decoder = Autoencoder::new(&g_arch, device)?.decoder;
+        let shapes = g_arch.shapes()?;
+
+        let d_dropout = (0..encoder.linear.len())
+            .map(|i| {
+                let p = if i + 1 < encoder.linear.len() {
+                    d_arch.encoder_dropout
+                } else {
+                    0.0
+                };
+                DropoutConfig::new(p).init()
+            })
+            .collect();
+        let g_dropout = (0..decoder.linear.len())
+            .map(|i| {
+                let p = if i > 0 { g_arch.decoder_dropout } else { 0.0 };
+                DropoutConfig::new(p).init()
+            })
+            .collect();
+        let (norm_linear, norm_conv) = if spec.batch_norm {
+            let widths = &shapes.linear;
+            // The decoder's linear layers output the widths from the last hidden back to flat.
+            let lin = (0..decoder.linear.len())
+                .map(|i| BatchNormConfig::new(widths[widths.len() - 2 - i]).init(device))
+                .collect();
+            // Transposed convolution j mirrors encoder conv n-1-j and writes that one's input
+            // channels; all but the last (the image) are normalised.
+            let conv = shapes
+                .conv
+                .iter()
+                .rev()
+                .take(shapes.conv.len() - 1)
+                .map(|c| BatchNormConfig::new(c.in_channels).init(device))
+                .collect();
+            (lin, conv)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let embedding = match spec.conditioning {
+            Conditioning::None => None,
+            Conditioning::Add => Some(EmbeddingConfig::new(CLASSES, spec.noise).init(device)),
+            Conditioning::Concat => {
+                Some(EmbeddingConfig::new(CLASSES, spec.embedding).init(device))
+            }
+        };
+        Ok(Self {
+            generator: Generator {
+                embedding,
+                linear: decoder.linear,
+                conv: decoder.conv,
+                norm_linear,
+                norm_conv,
+                dropout: g_dropout,
+                unflatten: shapes.conv_out(),
+                conditioning: spec.conditioning,
+                activation: spec.arch.activation,
+            },
+            discriminator: Discriminator {
+                conv: encoder.conv,
+                linear: encoder.linear,
+                dropout: d_dropout,
+                activation: spec.arch.activation,
+                leak: spec.leak,
+            },
+        })
+    }
+}

@@ -1,0 +1,594 @@
+//! Adversarial training: a generator and a discriminator, two optimisers, one [`Learner`] that
+//! the engine's loop drives like any other (progress, hooks, stop, NaN stop, read-back).
+//!
+//! Per batch, the discriminator learns on every `u_d`-th batch and the generator on every
+//! `u_g`-th (the study's update periods). With `balance` the periods adapt, as the study's ACGAN
+//! did, to keep the two losses close. The rule: at every loss read-back (`read_every` batches),
+//! with r = generator loss / discriminator loss over that window, the net whose loss is more than
+//! 1.5x the other's learns on every batch and the other one batch in `k` more (k up to 5, one more
+//! per window while it stays ahead); within 1.5x both learn on every batch.
+//!
+//! Losses by kind (logits z; D's real/fake target for real images `real_label`, 0 for fakes):
+//! - `gan`: BCE(z_real, 1) + BCE(z_fake, 0); G: BCE(z_fake, 1) (non-saturating).
+//! - `wgan`, `wgan-sn`: D: mean D(fake) - mean D(real); G: -mean D(fake). `wgan` clips every
+//!   critic weight to [-c, c] after each critic step; `wgan-sn` divides each critic layer's
+//!   weight by its spectral norm (largest singular value of the layer as an operator, by power
+//!   iteration) when that exceeds 1, which makes the critic 1-Lipschitz (see [`SpectralNorm`]).
+//!   A gradient penalty (WGAN-GP) would differentiate the norm of an input gradient; burn's
+//!   autodiff hands gradients back without an autodiff association (`Tensor::grad`), so
+//!   second-order terms are not available and `wgan-gp` is not offered.
+//! - `acgan-study`: 11 logits [0..9, fake], cross-entropy: reals to their digit, fakes to 10;
+//!   G: fakes to the digit they were drawn for.
+//! - `acgan`: logit 0 real/fake (as `gan`), logits 1..=10 the digit (cross-entropy for reals and
+//!   fakes); G: BCE(z_fake, 1) + CE(digit).
+
+use burn::module::Param;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::classify::{cross_entropy, labels_to_tensor};
+use super::engine::Learner;
+use super::loss::reconstruction_loss;
+use crate::data::{Images, images_to_tensor};
+use crate::model::{
+    CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind,
+};
+use crate::quality::{Quality, Reference, judge};
+
+/// Mean binary cross-entropy of `logits` against a constant `target`.
+fn bce(logits: Tensor<2>, target: f64) -> Tensor<1> {
+    let t = logits.ones_like() * target;
+    reconstruction_loss(LossKind::Bce, logits, t)
+}
+
+/// `n` x `dim` standard normal numbers from `rng` (Box-Muller), the same stream natively and
+/// in wasm, so a seed names the same digits everywhere.
+pub fn gaussian(rng: &mut ChaCha8Rng, n: usize, dim: usize) -> Vec<f32> {
+    (0..n * dim)
+        .map(|_| {
+            let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            let u2: f64 = rng.random();
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect()
+}
+
+/// One noise vector per seed, each from its own stream: a digit is named by its seed, so it
+/// can be drawn again or walked to.
+pub fn noise_for_seeds(seeds: &[u64], dim: usize) -> Vec<f32> {
+    seeds
+        .iter()
+        .flat_map(|&seed| gaussian(&mut ChaCha8Rng::seed_from_u64(seed), 1, dim))
+        .collect()
+}
+
+/// Draws noise and classes for the generator, from one seeded stream.
+pub struct Sampler {
+    pub noise: usize,
+    pub conditional: bool,
+    rng: ChaCha8Rng,
+}
+
+impl Sampler {
+    pub fn new(spec: &GanSpec, seed: u64) -> Self {
+        Self {
+            noise: spec.noise,
+            conditional: spec.kind.conditional(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Standard normal noise [n, noise].
+    pub fn noise(&mut self, n: usize, device: &Device) -> Tensor<2> {
+        let z = gaussian(&mut self.rng, n, self.noise);
+        Tensor::from_data(TensorData::new(z, [n, self.noise]), device)
+    }
+
+    /// Images in (0, 1) from `generator` for the given digits (conditional generators; None:
+    /// unconditional), from fresh noise.
+    pub fn generate(
+        &mut self,
+        generator: &Generator,
+        n: usize,
+        classes: Option<&[usize]>,
+        device: &Device,
+    ) -> Tensor<4> {
+        let noise = self.noise(n, device);
+        generator.forward(noise, classes.map(|c| classes_to_tensor(c, device)))
+    }
+
+    /// Uniform random digits for a conditional generator (None otherwise).
+    pub fn classes(&mut self, n: usize, device: &Device) -> Option<Tensor<1, Int>> {
+        self.conditional.then(|| {
+            let c: Vec<usize> = (0..n).map(|_| self.rng.random_range(0..CLASSES)).collect();
+            classes_to_tensor(&c, device)
+        })
+    }
+}
+
+/// Digits as a [n] int tensor.
+pub fn classes_to_tensor(classes: &[usize], device: &Device) -> Tensor<1, Int> {
+    let c: Vec<i64> = classes.iter().map(|&c| c as i64).collect();
+    Tensor::from_data(TensorData::new(c, [classes.len()]), device)
+}
+
+/// The discriminator's loss from its outputs on real digits (`labels`) and on fakes (drawn
+/// for `classes`, conditional GANs), each [n, outputs]; `real_label` is the real/fake target
+/// of real digits.
+pub fn discriminator_loss(
+    kind: GanKind,
+    real_label: f64,
+    real: Tensor<2>,
+    fake: Tensor<2>,
+    labels: Tensor<1, Int>,
+    classes: Option<Tensor<1, Int>>,
+) -> Tensor<1> {
+    let [n, cols] = real.dims();
+    let m = fake.dims()[0];
+    match kind {
+        GanKind::Gan => bce(real, real_label) + bce(fake, 0.0),
+        GanKind::Wgan | GanKind::WganSn => fake.mean() - real.mean(),
+        GanKind::AcganStudy => {
+            // One cross-entropy over both halves: reals to their digit, fakes to class 10.
+            let fake_class =
+                Tensor::<1, Int>::zeros([m], &labels.device()).add_scalar(CLASSES as i64);
+            cross_entropy(
+                Tensor::cat(vec![real, fake], 0),
+                Tensor::cat(vec![labels, fake_class], 0),
+            )
+        }
+        GanKind::Acgan => {
+            let classes = classes.expect("a conditional GAN draws classes");
+            let digits = Tensor::cat(
+                vec![
+                    real.clone().slice([0..n, 1..cols]),
+                    fake.clone().slice([0..m, 1..cols]),
+                ],
+                0,
+            );
+            bce(real.slice([0..n, 0..1]), real_label)
+                + bce(fake.slice([0..m, 0..1]), 0.0)
+                + cross_entropy(digits, Tensor::cat(vec![labels, classes], 0))
+        }
+    }
+}
+
+/// The generator's loss from the discriminator's outputs on its fakes [n, outputs] (drawn for
+/// `classes`, conditional GANs).
+pub fn generator_loss(
+    kind: GanKind,
+    fake: Tensor<2>,
+    classes: Option<Tensor<1, Int>>,
+) -> Tensor<1> {
+    let [rows, cols] = fake.dims();
+    match kind {
+        GanKind::Gan => bce(fake, 1.0),
+        GanKind::Wgan | GanKind::WganSn => fake.mean().neg(),
+        GanKind::AcganStudy => cross_entropy(fake, classes.expect("a conditional GAN")),
+        GanKind::Acgan => {
+            bce(fake.clone().slice([0..rows, 0..1]), 1.0)
+                + cross_entropy(
+                    fake.slice([0..rows, 1..cols]),
+                    classes.expect("a conditional GAN"),
+                )
+        }
+    }
+}
+
+/// The two nets' losses for one batch.
+struct Losses {
+    kind: GanKind,
+    real_label: f64,
+}
+
+impl Losses {
+    /// The discriminator's loss on `real` (digits `labels`) and `fake` (drawn for `classes`),
+    /// in one forward pass over both.
+    fn discriminator(
+        &self,
+        d: &Discriminator,
+        real: Tensor<4>,
+        labels: Tensor<1, Int>,
+        fake: Tensor<4>,
+        classes: Option<Tensor<1, Int>>,
+    ) -> Tensor<1> {
+        let n = real.dims()[0];
+        let out = d.forward(Tensor::cat(vec![real, fake], 0));
+        let [rows, cols] = out.dims();
+        let real_out = out.clone().slice([0..n, 0..cols]);
+        let fake_out = out.slice([n..rows, 0..cols]);
+        discriminator_loss(
+            self.kind,
+            self.real_label,
+            real_out,
+            fake_out,
+            labels,
+            classes,
+        )
+    }
+
+    /// The generator's loss from the discriminator's view of its `fake` images.
+    fn generator(
+        &self,
+        d: &Discriminator,
+        fake: Tensor<4>,
+        classes: Option<Tensor<1, Int>>,
+    ) -> Tensor<1> {
+        generator_loss(self.kind, d.forward(fake), classes)
+    }
+}
+
+fn optimizer(kind: GanOptimizer) -> ModuleOptimizer {
+    match kind {
+        GanOptimizer::Adam { beta1, beta2 } => AdamConfig::new()
+            .with_beta_1(beta1 as f32)
+            .with_beta_2(beta2 as f32)
+            .init(),
+        GanOptimizer::RmsProp => RmsPropConfig::new().with_momentum(0.0).init(),
+    }
+}
+
+/// A weight re-made outside the graph as a fresh leaf the optimiser keeps updating.
+fn replace<const D: usize>(
+    param: Param<Tensor<D>>,
+    f: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Param<Tensor<D>> {
+    param.map(|w| {
+        if w.is_require_grad() {
+            Tensor::from_inner(f(w.inner())).require_grad()
+        } else {
+            f(w)
+        }
+    })
+}
+
+/// WGAN's weight clipping: every critic weight and bias into [-c, c].
+pub fn clip_weights(mut d: Discriminator, c: f64) -> Discriminator {
+    for conv in d.conv.iter_mut() {
+        conv.weight = replace(conv.weight.clone(), |w| w.clamp(-c, c));
+        conv.bias = conv.bias.take().map(|b| replace(b, |b| b.clamp(-c, c)));
+    }
+    for linear in d.linear.iter_mut() {
+        linear.weight = replace(linear.weight.clone(), |w| w.clamp(-c, c));
+        linear.bias = linear.bias.take().map(|b| replace(b, |b| b.clamp(-c, c)));
+    }
+    d
+}
+
+/// Spectral normalisation of a critic, as a projection after each step: every layer's weight is
+/// divided by the layer's spectral norm when that exceeds 1. The norm is of the layer as an
+/// operator (for a convolution, of the convolution on its real input size, found by power
+/// iteration through the convolution and its adjoint, the transposed convolution with the same
+/// weight), so each layer is 1-Lipschitz and with LeakyReLU so is the critic. One power
+/// iteration per step from the last one's vector (weights move little between steps).
+pub struct SpectralNorm {
+    /// Per conv layer: the power-iteration vector [1, c_in, side, side], the options.
+    conv: Vec<(Tensor<4>, ConvOptions<2>, ConvTransposeOptions<2>)>,
+    /// Per linear layer: the power-iteration vector [1, d_in].
+    linear: Vec<Tensor<2>>,
+    iterations: usize,
+}
+
+impl SpectralNorm {
+    /// Vectors for the critic of `spec` (kept on `device` without autodiff: the power iteration
+    /// works on the weights' values, outside any graph).
+    pub fn new(spec: &GanSpec, device: &Device) -> Result<Self, crate::model::SpecError> {
+        let device = &device.clone().inner();
+        let arch = crate::model::ArchSpec {
+            latent: spec.kind.outputs(),
+            ..spec.arch.clone()
+        };
+        let shapes = arch.shapes()?;
+        let normal = Distribution::Normal(0.0, 1.0);
+        let conv = arch
+            .conv
+            .iter()
+            .zip(&shapes.conv)
+            .map(|(c, s)| {
+                let v = Tensor::random([1, s.in_channels, s.input, s.input], normal, device);
+                let forward = ConvOptions::new([c.stride; 2], [c.padding; 2], [1, 1], 1);
+                let adjoint = ConvTransposeOptions::new(
+                    [c.stride; 2],
+                    [c.padding; 2],
+                    [s.output_padding; 2],
+                    [1, 1],
+                    1,
+                );
+                (v, forward, adjoint)
+            })
+            .collect();
+        let linear = shapes.linear[..shapes.linear.len() - 1]
+            .iter()
+            .map(|&d_in| Tensor::random([1, d_in], normal, device))
+            .collect();
+        Ok(Self {
+            conv,
+            linear,
+            iterations: 20,
+        })
+    }
+
+    /// Power iteration for a conv layer's spectral norm; returns σ as a one-element tensor.
+    fn conv_sigma(
+        v: &mut Tensor<4>,
+        w: &Tensor<4>,
+        forward: &ConvOptions<2>,
+        adjoint: &ConvTransposeOptions<2>,
+        iterations: usize,
+    ) -> Tensor<1> {
+        let mut sigma = None;
+        for _ in 0..iterations {
+            let unit = v.clone() / (v.clone().square().sum().sqrt().reshape([1, 1, 1, 1]) + 1e-12);
+            let out = conv2d(unit, w.clone(), None, forward.clone());
+            sigma = Some(out.clone().square().sum().sqrt());
+            *v = conv_transpose2d(out, w.clone(), None, adjoint.clone());
+        }
+        sigma.expect("at least one iteration")
+    }
+
+    /// Power iteration for a linear layer's (weight [d_in, d_out]) spectral norm.
+    fn linear_sigma(v: &mut Tensor<2>, w: &Tensor<2>, iterations: usize) -> Tensor<1> {
+        let mut sigma = None;
+        for _ in 0..iterations {
+            let unit = v.clone() / (v.clone().square().sum().sqrt().reshape([1, 1]) + 1e-12);
+            let out = unit.matmul(w.clone());
+            sigma = Some(out.clone().square().sum().sqrt());
+            *v = out.matmul(w.clone().transpose());
+        }
+        sigma.expect("at least one iteration")
+    }
+
+    /// The critic with every layer's spectral norm at most 1.
+    pub fn project(&mut self, mut d: Discriminator) -> Discriminator {
+        let iterations = self.iterations;
+        for (conv, (v, forward, adjoint)) in d.conv.iter_mut().zip(self.conv.iter_mut()) {
+            let w = conv.weight.val().inner();
+            let sigma = Self::conv_sigma(v, &w, forward, adjoint, iterations).clamp_min(1.0);
+            conv.weight = replace(conv.weight.clone(), |w| w / sigma.reshape([1, 1, 1, 1]));
+        }
+        for (linear, v) in d.linear.iter_mut().zip(self.linear.iter_mut()) {
+            let w = linear.weight.val().inner();
+            let sigma = Self::linear_sigma(v, &w, iterations).clamp_min(1.0);
+            linear.weight = replace(linear.weight.clone(), |w| w / sigma.reshape([1, 1]));
+        }
+        self.iterations = 1;
+        d
+    }
+}
+
+/// How a critic is kept Lipschitz after each of its steps.
+enum Constraint {
+    None,
+    Clip(f64),
+    Spectral(Box<SpectralNorm>),
+}
+
+/// The GAN learner: one batch is a discriminator step and/or a generator step.
+pub struct Adversarial {
+    losses: Losses,
+    sampler: Sampler,
+    optim_g: ModuleOptimizer,
+    optim_d: ModuleOptimizer,
+    lr_g: f64,
+    lr_d: f64,
+    /// Current update periods (adapted with `balance`).
+    pub u_g: usize,
+    pub u_d: usize,
+    balance: bool,
+    constraint: Constraint,
+    batches: usize,
+    last_d: Option<Tensor<1>>,
+    last_g: Option<Tensor<1>>,
+    /// Judges the generator at each validation: the score is the Fréchet distance (lower is
+    /// better, so early stopping and the time budget keep the best generator). Without it the
+    /// score is the discriminator's loss on validation images and as many fakes.
+    pub scorer: Option<Scorer>,
+}
+
+/// The judge, real digits to compare with, and every report so far (one per validation).
+pub struct Scorer {
+    /// The judge classifier on the plain device.
+    pub judge: crate::model::Classifier,
+    pub reference: Reference,
+    pub reports: Vec<Quality>,
+}
+
+impl Scorer {
+    /// Judges `n` digits from `generator` (for a conditional one, n/10 of each digit).
+    pub async fn judge(
+        &self,
+        sampler: &mut Sampler,
+        generator: &Generator,
+        n: usize,
+        device: &Device,
+    ) -> Quality {
+        let classes: Option<Vec<usize>> = sampler
+            .conditional
+            .then(|| (0..n).map(|i| i % CLASSES).collect());
+        let images = sampler.generate(generator, n, classes.as_deref(), device);
+        let judged = judge(&self.judge, images).await;
+        self.reference.score(&judged, classes.as_deref())
+    }
+}
+
+impl Adversarial {
+    /// A learner for `spec`, seeded (classes drawn for fakes) by `seed`. `device` is plain.
+    pub fn new(
+        spec: &GanSpec,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, crate::model::SpecError> {
+        spec.validate()?;
+        let t = &spec.train;
+        let constraint = match (spec.kind, t.clip) {
+            (GanKind::WganSn, _) => {
+                Constraint::Spectral(Box::new(SpectralNorm::new(spec, device)?))
+            }
+            (GanKind::Wgan, Some(c)) => Constraint::Clip(c),
+            _ => Constraint::None,
+        };
+        Ok(Self {
+            losses: Losses {
+                kind: spec.kind,
+                real_label: t.real_label,
+            },
+            sampler: Sampler::new(spec, seed),
+            optim_g: optimizer(t.optimizer),
+            optim_d: optimizer(t.optimizer),
+            lr_g: t.lr_g,
+            lr_d: t.lr_d,
+            u_g: t.u_g,
+            u_d: t.u_d,
+            balance: t.balance && !spec.kind.wasserstein(),
+            constraint,
+            batches: 0,
+            last_d: None,
+            last_g: None,
+            scorer: None,
+        })
+    }
+
+    fn constrain(&mut self, d: Discriminator) -> Discriminator {
+        match &mut self.constraint {
+            Constraint::None => d,
+            Constraint::Clip(c) => clip_weights(d, *c),
+            Constraint::Spectral(sn) => sn.project(d),
+        }
+    }
+
+    /// The study's balancing rule (module docs) from one window's mean losses [d, g].
+    fn rebalance(&mut self, d: f64, g: f64) {
+        const AHEAD: f64 = 1.5;
+        const MAX_PERIOD: usize = 5;
+        if g > AHEAD * d {
+            self.u_g = 1;
+            self.u_d = (self.u_d + 1).min(MAX_PERIOD);
+        } else if d > AHEAD * g {
+            self.u_d = 1;
+            self.u_g = (self.u_g + 1).min(MAX_PERIOD);
+        } else {
+            self.u_g = 1;
+            self.u_d = 1;
+        }
+    }
+
+    /// `n` generated images (and their classes) from `generator` (any mode).
+    pub fn sample(
+        &mut self,
+        generator: &Generator,
+        n: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Option<Tensor<1, Int>>) {
+        let classes = self.sampler.classes(n, device);
+        let images = generator.forward(self.sampler.noise(n, device), classes.clone());
+        (images, classes)
+    }
+}
+
+impl Learner for Adversarial {
+    type Model = Gan;
+
+    fn loss_names(&self) -> &'static [&'static str] {
+        &["d", "g"]
+    }
+
+    /// Only a judge's score ranks generators; the discriminator's loss does not.
+    fn keeps_best(&self) -> bool {
+        self.scorer.is_some()
+    }
+
+    fn observe(&mut self, means: &[f64]) {
+        if self.balance
+            && let [d, g] = means
+        {
+            self.rebalance(*d, *g);
+        }
+    }
+
+    fn step(
+        &mut self,
+        mut model: Gan,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Gan, Tensor<1>) {
+        let n = indices.len();
+        let t = self.batches;
+        self.batches += 1;
+        if t.is_multiple_of(self.u_d) || self.last_d.is_none() {
+            let real = images_to_tensor(images, indices, device);
+            let labels = labels_to_tensor(images, indices, device);
+            let (fake, classes) = self.sample(&model.generator, n, device);
+            let loss = self.losses.discriminator(
+                &model.discriminator,
+                real,
+                labels,
+                fake.detach(),
+                classes,
+            );
+            self.last_d = Some(loss.clone().detach());
+            let grads = GradientsParams::from_grads(loss.backward(), &model.discriminator);
+            let d = self.optim_d.step(self.lr_d, model.discriminator, grads);
+            model.discriminator = self.constrain(d);
+        }
+        if t.is_multiple_of(self.u_g) || self.last_g.is_none() {
+            let (fake, classes) = self.sample(&model.generator, n, device);
+            // The discriminator only passes the gradient through: its own weights need none.
+            let critic = model.discriminator.clone().no_grad();
+            let loss = self.losses.generator(&critic, fake, classes);
+            self.last_g = Some(loss.clone().detach());
+            let grads = GradientsParams::from_grads(loss.backward(), &model.generator);
+            model.generator = self.optim_g.step(self.lr_g, model.generator, grads);
+        }
+        let d = self.last_d.clone().expect("set above");
+        let g = self.last_g.clone().expect("set above");
+        (model, Tensor::cat(vec![d, g], 0))
+    }
+
+    async fn validate(
+        &mut self,
+        model: &Gan,
+        val: &Images,
+        batch_size: usize,
+        device: &Device,
+    ) -> f64 {
+        if let Some(scorer) = self.scorer.as_ref() {
+            let quality = scorer
+                .judge(
+                    &mut self.sampler,
+                    &model.generator,
+                    scorer.reference.n,
+                    device,
+                )
+                .await;
+            let fd = quality.frechet;
+            self.scorer.as_mut().expect("checked").reports.push(quality);
+            return fd;
+        }
+        // The discriminator's loss on (up to) 2000 validation images and as many fakes.
+        let n = val.len().min(2000);
+        let mut sum: Option<Tensor<1>> = None;
+        for indices in crate::data::BatchOrder::sequential(n, batch_size) {
+            let real = images_to_tensor(val, &indices, device);
+            let labels = labels_to_tensor(val, &indices, device);
+            let (fake, classes) = self.sample(&model.generator, indices.len(), device);
+            let loss = self
+                .losses
+                .discriminator(&model.discriminator, real, labels, fake, classes)
+                * indices.len() as f64;
+            sum = Some(match sum {
+                Some(s) => s + loss,
+                None => loss,
+            });
+        }
+        match sum {
+            Some(s) => super::engine::read_scalar(s).await / n as f64,
+            None => f64::NAN,
+        }
+    }
+}
