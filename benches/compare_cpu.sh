@@ -30,4 +30,19 @@ for r in (ours, theirs):
 print(f"{ours['preset']:<6} {'ratio latentlab/pytorch':<28} {ours['train_images_per_s']/theirs['train_images_per_s']:>12.2f} {ours['infer_images_per_s']/theirs['infer_images_per_s']:>12.2f}")
 PY
 done
+
+# GANs: our ACGAN (and the study's) against the PyTorch twin.
+printf "\n%-12s %-28s %12s\n" gan backend train_img/s
+for kind in acgan acgan-study; do
+  "$bin" bench --gan "$kind" --print-spec > "$tmp/$kind.json"
+  ours=$("$bin" bench --gan "$kind" --seconds "$seconds")
+  theirs=$(cd benches && "$venv/bin/python" pytorch_gan.py --spec "$tmp/$kind.json" --threads "$threads" --seconds "$seconds" --data "$root/data/mnist")
+  python3 - "$ours" "$theirs" <<'PY'
+import json, sys
+ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for r in (ours, theirs):
+    print(f"{r['preset']:<12} {r['backend']:<28} {r['train_images_per_s']:>12.0f}")
+print(f"{ours['preset']:<12} {'ratio latentlab/pytorch':<28} {ours['train_images_per_s']/theirs['train_images_per_s']:>12.2f}")
+PY
+done
 rm -rf "$tmp"

@@ -73,6 +73,27 @@ class Autoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+def timed(step, batches, seconds):
+    """Images per second of `step` over `batches` (each yields (x, ...) or x) for `seconds`,
+    with latentlab bench's cadence: the loss is read back every 5 steps, and the first read is
+    the warm-up, after which the clock starts."""
+    start, counted, n = None, 0, 0
+    for batch in batches:
+        loss = step(*batch) if isinstance(batch, tuple) else step(batch)
+        n += 1
+        size = len(batch[0] if isinstance(batch, tuple) else batch)
+        if n % 5 == 0:
+            loss.item()
+            if start is None:
+                start = time.perf_counter()
+                continue
+        if start is not None:
+            counted += size
+            if time.perf_counter() - start >= seconds:
+                break
+    return counted / (time.perf_counter() - start)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
@@ -102,25 +123,15 @@ def main():
                 yield images[perm[i:i + bs]]
 
     model.train()
-    it = batches()
-    start, counted, step = None, 0, 0
-    while True:
-        x = next(it)
+
+    def step(x):
         opt.zero_grad()
         loss = loss_fn(model(x), x)
         loss.backward()
         opt.step()
-        step += 1
-        if step % 5 == 0:
-            loss.item()  # the same read-back cadence as latentlab's bench
-            if start is None:  # first report is the warm-up, as in latentlab bench
-                start = time.perf_counter()
-                continue
-        if start is not None:
-            counted += len(x)
-            if time.perf_counter() - start >= args.seconds:
-                break
-    train_rate = counted / (time.perf_counter() - start)
+        return loss
+
+    train_rate = timed(step, batches(), args.seconds)
 
     model.eval()
     n, t0 = 0, time.perf_counter()

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::CliResult;
 use crate::data::{Mnist, mnist::FILE_NAMES};
-use crate::model::{Autoencoder, Classifier, ClassifierSpec, ModelSpec};
+use crate::model::{Autoencoder, Classifier, ClassifierSpec, Gan, GanSpec, ModelSpec};
 use crate::render::Gray;
 use crate::store;
 
@@ -130,6 +130,32 @@ pub fn save_classifier(
     fs::write(&path, store::save_classifier(model, spec, head))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     write_json(&dir.join(SPEC_FILE), spec)
+}
+
+/// Writes a GAN and its spec into `dir` (created if needed).
+pub fn save_gan(dir: &Path, model: Gan, spec: &GanSpec) -> CliResult {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(MODEL_FILE);
+    fs::write(&path, store::save_gan(model, spec))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    write_json(&dir.join(SPEC_FILE), spec)
+}
+
+/// Loads a GAN directory (written by `gan`) or file.
+pub fn load_gan(path: &Path, device: &Device) -> CliResult<(GanSpec, Gan)> {
+    let file = model_file(path);
+    let bytes = read(&file)?;
+    store::load_gan(&file.display().to_string(), &bytes, device).map_err(|e| e.to_string())
+}
+
+/// Reads a GAN spec file (JSON, as `gan` writes spec.json) and checks it.
+pub fn read_gan_spec(path: &Path) -> CliResult<GanSpec> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec: GanSpec = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a valid GAN spec: {e}", path.display()))?;
+    spec.validate()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(spec)
 }
 
 /// Encodes a gray image as PNG.

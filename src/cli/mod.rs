@@ -8,6 +8,9 @@ mod cv;
 mod eval;
 pub mod files;
 mod finetune;
+mod gan;
+mod generate;
+mod judge;
 mod latent;
 mod plot;
 mod progress;
@@ -22,6 +25,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::data::NoiseStack;
 use crate::model::{ModelSpec, PruneSpec};
+use crate::training::FitSettings;
 
 pub use backend::Backend;
 
@@ -58,9 +62,24 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// A time budget in minutes (per fold in cv): the epoch in progress is cut short and
+    /// validated, and the best weights so far are kept.
+    #[arg(long, value_name = "M")]
+    max_minutes: Option<f64>,
 }
 
 impl RunArgs {
+    /// `settings` with this run's time budget.
+    fn budgeted(&self, mut settings: FitSettings) -> CliResult<FitSettings> {
+        if let Some(m) = self.max_minutes {
+            if !(m.is_finite() && m > 0.0) {
+                return Err(format!("--max-minutes {m}: must be a positive number"));
+            }
+            settings.max_seconds = Some(m * 60.0);
+        }
+        Ok(settings)
+    }
+
     /// MNIST from --data, its training set cut to --limit images.
     fn load_data(&self) -> CliResult<crate::data::Mnist> {
         let mut data = files::load_mnist(&self.data)?;
@@ -148,6 +167,12 @@ enum Command {
     Table2(table2::Table2Args),
     /// Latent codes of the test set in 2D (PCA, t-SNE, slice), coloured by digit, as PNG.
     Latent(latent::LatentArgs),
+    /// Train a GAN (gan, wgan, wgan-sn, acgan, acgan-study); the judge scores it each epoch.
+    Gan(gan::GanArgs),
+    /// Digits from a trained GAN, as an IDX file (with labels) or a PNG grid.
+    Generate(generate::GenerateArgs),
+    /// Train the judge: a digit classifier from scratch that scores generated digits.
+    Judge(judge::JudgeArgs),
     /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -167,6 +192,9 @@ pub fn main() -> ExitCode {
         Command::Finetune(args) => finetune::run(args),
         Command::Table2(args) => table2::run(args),
         Command::Latent(args) => latent::run(args),
+        Command::Gan(args) => gan::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Judge(args) => judge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
