@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use super::components::{
-    data::DataPanel, draw::DrawView, finetune::FinetuneView, latent::LatentView,
-    models::ModelsView, train::TrainView,
+    data::DataPanel, draw::DrawView, finetune::FinetuneView, generate::GenerateView,
+    latent::LatentView, models::ModelsView, train::TrainView,
 };
 use super::link;
 use super::protocol::{BackendKind, Request};
@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
         <header>
             <div class="brand">
                 <h1>"latentlab"</h1>
-                <span class="tagline">"convolutional autoencoders on MNIST, trained in your browser"</span>
+                <span class="tagline">"convolutional autoencoders and GANs on MNIST, trained in your browser"</span>
             </div>
             <BackendBadge />
         </header>
@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
             <ModelsView />
             <FinetuneView />
             <LatentView />
+            <GenerateView />
         </main>
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::latent::{Method, Ranges};
-use crate::model::{ModelSpec, Unfreeze};
+use crate::model::{GanKind, GanSpec, ModelSpec, Unfreeze};
 use crate::training::{EpochRecord, LayerSparsity, Progress, StopReason};
 
 /// Whose encoder a latent view shows.
@@ -106,6 +106,27 @@ pub enum Request {
     Infer {
         id: u64,
         pixels: Vec<f32>,
+    },
+    /// Train a GAN of `kind` (its preset) in the page.
+    TrainGan {
+        kind: GanKind,
+        epochs: usize,
+        seed: u64,
+        limit: Option<usize>,
+    },
+    /// Digits from the GAN in use, one per noise seed (for `class`, conditional GANs).
+    Generate {
+        id: u64,
+        class: Option<usize>,
+        seeds: Vec<u64>,
+    },
+    /// `steps` digits walking the noise in a straight line from seed `from`'s to seed `to`'s.
+    Walk {
+        id: u64,
+        class: Option<usize>,
+        from: u64,
+        to: u64,
+        steps: usize,
     },
     /// Time training of `spec` for `seconds` on the active backend.
     Bench {
@@ -219,6 +240,40 @@ pub enum Response {
         seconds: f64,
     },
     Decoded {
+        id: u64,
+        images: Vec<f32>,
+    },
+    GanStarted {
+        spec: GanSpec,
+        train: usize,
+        backend: BackendKind,
+    },
+    /// Progress of a GAN run: `progress.losses` holds the discriminator's and generator's.
+    GanProgress {
+        progress: Progress,
+    },
+    /// A GAN epoch: its record and a 10 x 10 grid of digits from fixed noise (a row per digit
+    /// for a conditional GAN).
+    GanEpoch {
+        record: EpochRecord,
+        samples: Vec<f32>,
+    },
+    GanFinished {
+        model: ByteBuf,
+        spec: GanSpec,
+        stop: StopReason,
+        history: Vec<EpochRecord>,
+        message: Option<String>,
+    },
+    GanFailed {
+        message: String,
+    },
+    /// The GAN the Generate view draws from.
+    GanInUse {
+        name: String,
+        spec: GanSpec,
+    },
+    Generated {
         id: u64,
         images: Vec<f32>,
     },

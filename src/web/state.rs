@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::idb::StoredModel;
 use super::protocol::{BackendStatus, Embedder, Response};
 use crate::latent::{Method, Ranges};
-use crate::model::{ModelSpec, Unfreeze};
+use crate::model::{GanSpec, ModelSpec, Unfreeze};
 use crate::training::{EpochRecord, LayerSparsity, Progress};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +111,16 @@ pub struct AppState {
     pub bench: RwSignal<Option<String>>,
     /// A finished model waiting to be stored (the models component stores it).
     pub finished: RwSignal<Option<StoredModel>>,
+    /// GAN training in the page: running or not, progress (both losses), history, and the
+    /// last epoch's grid of digits.
+    pub gan_running: RwSignal<bool>,
+    pub gan_progress: RwSignal<Option<Progress>>,
+    pub gan_history: RwSignal<Vec<EpochRecord>>,
+    pub gan_samples: RwSignal<Vec<f32>>,
+    /// The GAN the Generate view draws from.
+    pub gan_in_use: RwSignal<Option<(String, GanSpec)>>,
+    /// The last generated digits, by request id.
+    pub generated: RwSignal<Option<(u64, Vec<f32>)>>,
 }
 
 impl AppState {
@@ -143,6 +153,12 @@ impl AppState {
             inference: RwSignal::new(None),
             bench: RwSignal::new(None),
             finished: RwSignal::new(None),
+            gan_running: RwSignal::new(false),
+            gan_progress: RwSignal::new(None),
+            gan_history: RwSignal::new(Vec::new()),
+            gan_samples: RwSignal::new(Vec::new()),
+            gan_in_use: RwSignal::new(None),
+            generated: RwSignal::new(None),
         }
     }
 
@@ -150,6 +166,16 @@ impl AppState {
         let message = message.into();
         web_sys::console::error_1(&message.clone().into());
         self.errors.update(|e| e.push(message));
+    }
+
+    /// Where a model trained in the page came from, for the saved-models list.
+    fn trained_here(&self) -> String {
+        let backend = self
+            .backend
+            .get_untracked()
+            .map(|b| b.active.label())
+            .unwrap_or("?");
+        format!("trained here ({backend})")
     }
 
     /// Folds a worker response into the state.
@@ -244,11 +270,6 @@ impl AppState {
                 if epochs > 0 {
                     self.model_in_use
                         .set(Some((spec.name.clone(), spec.arch.latent)));
-                    let backend = self
-                        .backend
-                        .get_untracked()
-                        .map(|b| b.active.label())
-                        .unwrap_or("?");
                     self.finished.set(Some(StoredModel {
                         id: None,
                         name: spec.name.clone(),
@@ -257,7 +278,7 @@ impl AppState {
                         loss: spec.train.loss.name().into(),
                         test_loss: Some(test_loss),
                         epochs,
-                        source: format!("trained here ({backend})"),
+                        source: self.trained_here(),
                         bytes: model.into_vec(),
                     }));
                 }
@@ -357,6 +378,48 @@ impl AppState {
                 "{preset} on {}: {train_images_per_s:.0} training images/s ({images} images timed)",
                 backend.label()
             ))),
+            Response::GanStarted { .. } => {
+                self.gan_running.set(true);
+                self.gan_progress.set(None);
+                self.gan_history.set(Vec::new());
+                self.gan_samples.set(Vec::new());
+            }
+            Response::GanProgress { progress } => self.gan_progress.set(Some(progress)),
+            Response::GanEpoch { record, samples } => {
+                self.gan_history.update(|h| h.push(record));
+                self.gan_samples.set(samples);
+            }
+            Response::GanFinished {
+                model,
+                spec,
+                history,
+                message,
+                ..
+            } => {
+                self.gan_running.set(false);
+                if let Some(message) = message {
+                    self.error(message);
+                }
+                if !history.is_empty() {
+                    self.finished.set(Some(StoredModel {
+                        id: None,
+                        name: spec.name.clone(),
+                        created: js_sys::Date::now(),
+                        spec_name: format!("GAN ({})", spec.kind.name()),
+                        loss: "gan".into(),
+                        test_loss: None,
+                        epochs: history.len(),
+                        source: self.trained_here(),
+                        bytes: model.into_vec(),
+                    }));
+                }
+            }
+            Response::GanFailed { message } => {
+                self.gan_running.set(false);
+                self.error(message);
+            }
+            Response::GanInUse { name, spec } => self.gan_in_use.set(Some((name, spec))),
+            Response::Generated { id, images } => self.generated.set(Some((id, images))),
             Response::Error { message } => {
                 // An error ends whatever view was being computed.
                 self.embedding_busy.set(None);

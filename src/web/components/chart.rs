@@ -1,9 +1,18 @@
 //! The live loss chart: training and validation loss per epoch, plus the running loss of the
-//! epoch in progress.
+//! epoch in progress; or, for a run of two nets (a GAN), their two losses.
 
 use leptos::prelude::*;
 
-use crate::training::{EpochRecord, Progress};
+use crate::training::{EpochRecord, NamedLoss, Progress};
+
+/// How a named loss is called in the legend.
+fn legend(name: &str) -> &'static str {
+    match name {
+        "d" => "discriminator",
+        "g" => "generator",
+        _ => "loss",
+    }
+}
 
 const W: f64 = 460.0;
 const H: f64 = 220.0;
@@ -24,28 +33,46 @@ fn points(values: &[(f64, f64)], x_max: f64, lo: f64, hi: f64) -> String {
         .join(" ")
 }
 
+/// The value of the loss `name` among `losses` (NaN if absent).
+fn named(losses: &[NamedLoss], name: &str) -> f64 {
+    losses
+        .iter()
+        .find(|l| l.name == name)
+        .map_or(f64::NAN, |l| l.value)
+}
+
 #[component]
 pub fn LossChart(
     history: RwSignal<Vec<EpochRecord>>,
     progress: RwSignal<Option<Progress>>,
+    /// Plot these two named losses (e.g. a GAN's "d" and "g", both live) instead of training
+    /// and validation loss.
+    #[prop(optional)]
+    pair: Option<(&'static str, &'static str)>,
+    #[prop(default = "loss-chart")] id: &'static str,
 ) -> impl IntoView {
+    let first = move |r: &EpochRecord| pair.map_or(r.train_loss, |(a, _)| named(&r.losses, a));
+    let second = move |r: &EpochRecord| pair.map_or(r.val_loss, |(_, b)| named(&r.losses, b));
     let geometry = Memo::new(move |_| {
         let history = history.get();
         let progress = progress.get();
-        let mut train: Vec<(f64, f64)> = history
+        let mut train: Vec<(f64, f64)> =
+            history.iter().map(|r| (r.epoch as f64, first(r))).collect();
+        let mut val: Vec<(f64, f64)> = history
             .iter()
-            .map(|r| (r.epoch as f64, r.train_loss))
+            .map(|r| (r.epoch as f64, second(r)))
             .collect();
-        let val: Vec<(f64, f64)> = history
-            .iter()
-            .map(|r| (r.epoch as f64, r.val_loss))
-            .collect();
-        // The epoch in progress: its running training loss, at its fraction of the epoch.
+        // The epoch in progress: its running training loss (both losses of a pair), at its
+        // fraction of the epoch.
         if let Some(p) = progress.filter(|p| p.batch < p.batches || history.len() < p.epoch) {
-            train.push((
-                p.epoch as f64 - 1.0 + p.batch as f64 / p.batches as f64,
-                p.train_loss,
-            ));
+            let x = p.epoch as f64 - 1.0 + p.batch as f64 / p.batches as f64;
+            match pair {
+                None => train.push((x, p.train_loss)),
+                Some((a, b)) => {
+                    train.push((x, named(&p.losses, a)));
+                    val.push((x, named(&p.losses, b)));
+                }
+            }
         }
         let all = train
             .iter()
@@ -57,7 +84,9 @@ pub fn LossChart(
             (lo, hi) = (0.0, 1.0);
         }
         let margin = ((hi - lo) * 0.08).max(1e-4);
-        let (lo, hi) = ((lo - margin).max(0.0), hi + margin);
+        // Losses that cannot go negative keep 0 as the floor; a critic's scores can.
+        let floor = if lo >= 0.0 { 0.0 } else { f64::MIN };
+        let (lo, hi) = ((lo - margin).max(floor), hi + margin);
         let x_max = train.iter().map(|p| p.0).fold(1.0, f64::max).ceil();
         (
             points(&train, x_max, lo, hi),
@@ -72,9 +101,9 @@ pub fn LossChart(
         format!("{:.4}", lo + (hi - lo) * frac)
     };
     view! {
-        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label="training and validation loss per epoch" id="loss-chart"
-            data-val=move || history.with(|h| h.iter().map(|r| format!("{:.6}", r.val_loss)).collect::<Vec<_>>().join(","))
-            data-train=move || history.with(|h| h.iter().map(|r| format!("{:.6}", r.train_loss)).collect::<Vec<_>>().join(","))>
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label="losses per epoch" id=id
+            data-val=move || history.with(|h| h.iter().map(|r| format!("{:.6}", second(r))).collect::<Vec<_>>().join(","))
+            data-train=move || history.with(|h| h.iter().map(|r| format!("{:.6}", first(r))).collect::<Vec<_>>().join(","))>
             <rect x=PAD_L y=PAD_T width=W - PAD_L - PAD_R height=H - PAD_T - PAD_B class="plot"></rect>
             {[0.0, 0.5, 1.0].into_iter().map(|f| {
                 let y = PAD_T + (1.0 - f) * (H - PAD_T - PAD_B);
@@ -88,6 +117,9 @@ pub fn LossChart(
             <polyline class="train" points=move || geometry.get().0></polyline>
             <polyline class="val" points=move || geometry.get().1></polyline>
         </svg>
-        <div class="legend"><span class="swatch train"></span>"training" <span class="swatch val"></span>"validation"</div>
+        <div class="legend">
+            <span class="swatch train"></span>{pair.map_or("training", |(a, _)| legend(a))}
+            " " <span class="swatch val"></span>{pair.map_or("validation", |(_, b)| legend(b))}
+        </div>
     }
 }

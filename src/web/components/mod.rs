@@ -5,6 +5,7 @@ pub mod chart;
 pub mod data;
 pub mod draw;
 pub mod finetune;
+pub mod generate;
 pub mod latent;
 pub mod models;
 pub mod spec_editor;

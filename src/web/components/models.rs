@@ -53,18 +53,24 @@ async fn upload(state: AppState, file: web_sys::File) {
         Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
         Err(e) => return state.error(format!("{name}: cannot read ({e:?})")),
     };
-    // The spec inside tells whether this is a model at all; the worker checks the weights when
-    // the model is used.
-    let spec = match store::read_spec(&name, &bytes) {
-        Ok(spec) => spec,
+    // The spec inside tells whether this is a model at all (and which kind); the worker checks
+    // the weights when the model is used.
+    let described = if store::is_gan(&name, &bytes).unwrap_or(false) {
+        store::read_gan_spec(&name, &bytes)
+            .map(|spec| (format!("GAN ({})", spec.kind.name()), "gan".to_string()))
+    } else {
+        store::read_spec(&name, &bytes).map(|spec| (spec.name, spec.train.loss.name().into()))
+    };
+    let (spec_name, loss) = match described {
+        Ok(described) => described,
         Err(e) => return state.error(e.to_string()),
     };
     let model = StoredModel {
         id: None,
         name: name.trim_end_matches(".bpk").to_string(),
         created: js_sys::Date::now(),
-        spec_name: spec.name.clone(),
-        loss: spec.train.loss.name().into(),
+        spec_name,
+        loss,
         test_loss: None,
         epochs: 0,
         source: "uploaded".into(),
@@ -125,6 +131,7 @@ pub fn ModelsView() -> impl IntoView {
                     move || {
                         state.model_in_use.get().is_some_and(|(n, _)| n == name)
                             || state.classifier.with(|c| c.as_ref().is_some_and(|c| c.name == name))
+                            || state.gan_in_use.with(|g| g.as_ref().is_some_and(|(n, _)| *n == name))
                     }
                 };
                 let (for_use, for_download, id) = (m.clone(), m.clone(), m.id);

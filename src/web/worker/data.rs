@@ -1,0 +1,121 @@
+//! MNIST in the worker: fetched from the server with progress, or from files the user gave.
+
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use serde_bytes::ByteBuf;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::DedicatedWorkerGlobalScope;
+
+use super::{SAMPLE_DIGITS, Worker};
+use crate::data::Mnist;
+use crate::data::mnist::{FILE_NAMES, PIXELS};
+use crate::web::protocol::Response;
+
+impl Worker {
+    pub(super) async fn load_served(&self, base: &str) {
+        let mut files = Vec::new();
+        for name in FILE_NAMES {
+            let url = format!("{base}/{name}.gz");
+            match fetch_with_progress(&self.scope, &url, |loaded, total| {
+                self.post(Response::DataProgress {
+                    file: name.to_string(),
+                    loaded,
+                    total,
+                })
+            })
+            .await
+            {
+                Ok(bytes) => files.push((format!("{name}.gz"), bytes)),
+                Err(message) => return self.post(Response::DataError { message }),
+            }
+        }
+        let refs: [(&str, &[u8]); 4] =
+            std::array::from_fn(|i| (files[i].0.as_str(), files[i].1.as_slice()));
+        match Mnist::from_idx(refs) {
+            Ok(mnist) => self.set_data(mnist),
+            Err(e) => self.post(Response::DataError {
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    pub(super) fn set_data(&self, mnist: Mnist) {
+        let n = SAMPLE_DIGITS.min(mnist.test.len());
+        let mut samples = Vec::with_capacity(n * PIXELS);
+        for i in 0..n {
+            samples.extend_from_slice(mnist.test.image(i));
+        }
+        let labels = mnist.test.labels()[..n].to_vec();
+        let (train, test) = (mnist.train.len(), mnist.test.len());
+        *self.data.borrow_mut() = Some(Rc::new(mnist));
+        self.post(Response::DataReady {
+            train,
+            test,
+            samples: ByteBuf::from(samples),
+            labels: ByteBuf::from(labels),
+        });
+    }
+}
+
+/// Fetches `url` as bytes, reporting (loaded, total) as chunks arrive.
+async fn fetch_with_progress(
+    scope: &DedicatedWorkerGlobalScope,
+    url: &str,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Vec<u8>, String> {
+    let fail = |what: &str, e: JsValue| {
+        format!(
+            "{url}: {what} ({})",
+            e.as_string().unwrap_or_else(|| format!("{e:?}"))
+        )
+    };
+    let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url))
+        .await
+        .map_err(|e| fail("cannot fetch", e))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!(
+            "{url}: HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    let total: u64 = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .body()
+        .ok_or_else(|| format!("{url}: empty response"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::with_capacity(total as usize);
+    let mut last_report = 0;
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| fail("download failed", e))?;
+        if Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true)
+        {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(|e| fail("bad chunk", e))?
+            .unchecked_into();
+        bytes.extend_from_slice(&value.to_vec());
+        if bytes.len() - last_report > 512 * 1024 {
+            last_report = bytes.len();
+            progress(bytes.len() as u64, total.max(bytes.len() as u64));
+        }
+    }
+    progress(bytes.len() as u64, total.max(bytes.len() as u64));
+    Ok(bytes)
+}
