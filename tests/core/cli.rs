@@ -524,3 +524,174 @@ fn finetune_table2_and_latent_views() {
         text(&bad)
     );
 }
+
+/// Runs `latentlab` and asserts it succeeded.
+fn ok(args: &[&str]) -> Output {
+    let out = latentlab(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    out
+}
+
+#[test]
+fn judge_gan_and_generate_end_to_end() {
+    let dir = TempDir::new();
+    let data = data_dir();
+    let data = data.to_str().unwrap();
+    let judge = dir.path().join("judge");
+    let judge = judge.to_str().unwrap();
+    let out = ok(&[
+        "judge", "--epochs", "2", "--limit", "3000", "--quiet", "--data", data, "--out", judge,
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.5,
+        "{summary}"
+    );
+
+    // A conditional GAN, judged after its epoch and at the end.
+    let acgan = dir.path().join("acgan");
+    let acgan_dir = acgan.to_str().unwrap();
+    ok(&[
+        "gan",
+        "--kind",
+        "acgan",
+        "--epochs",
+        "1",
+        "--limit",
+        "1200",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        acgan_dir,
+        "--judge",
+        judge,
+        "--judge-n",
+        "100",
+    ]);
+    for file in [
+        "model.bpk",
+        "spec.json",
+        "metrics.json",
+        "samples.png",
+        "samples-epoch-001.png",
+    ] {
+        assert!(acgan.join(file).is_file(), "{file} written");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(acgan.join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(metrics["quality"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        metrics["test_quality"]["per_class"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(metrics["epochs"][0]["losses"][0]["name"], "d");
+
+    // Mixed digits: an IDX image file and its labels, read back by our own parser.
+    let idx = dir.path().join("digits.idx");
+    ok(&[
+        "generate",
+        "--model",
+        acgan_dir,
+        "--n",
+        "25",
+        "--out",
+        idx.to_str().unwrap(),
+    ]);
+    let images = std::fs::read(&idx).unwrap();
+    assert_eq!(&images[..4], &[0, 0, 8, 3], "magic 2051");
+    let pixels = latentlab::data::idx::parse_images("digits.idx", &images).unwrap();
+    assert_eq!(pixels.len(), 25 * 784);
+    assert!(pixels.iter().any(|&p| p > 0), "not blank");
+    let labels = std::fs::read(dir.path().join("digits.idx.labels")).unwrap();
+    let labels = latentlab::data::idx::parse_labels("digits.idx.labels", &labels).unwrap();
+    let want: Vec<u8> = (0..25).map(|i| (i % 10) as u8).collect();
+    assert_eq!(labels, want);
+
+    // One chosen digit: no label file; a PNG grid.
+    let threes = dir.path().join("threes.idx");
+    ok(&[
+        "generate",
+        "--model",
+        acgan_dir,
+        "--class",
+        "3",
+        "--n",
+        "5",
+        "--out",
+        threes.to_str().unwrap(),
+    ]);
+    assert!(!dir.path().join("threes.idx.labels").exists());
+    let grid = dir.path().join("grid.png");
+    ok(&[
+        "generate",
+        "--model",
+        acgan_dir,
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    assert_eq!(&std::fs::read(&grid).unwrap()[1..4], b"PNG");
+
+    // Errors: a digit out of range, a class for an unconditional GAN, a model of another kind.
+    let bad = latentlab(&[
+        "generate", "--model", acgan_dir, "--class", "12", "--out", "x.idx",
+    ]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("0 to 9"),
+        "{}",
+        text(&bad)
+    );
+    let gan = dir.path().join("gan");
+    ok(&[
+        "gan",
+        "--kind",
+        "gan",
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--quiet",
+        "--data",
+        data,
+        "--out",
+        gan.to_str().unwrap(),
+        "--judge",
+        judge,
+        "--judge-n",
+        "50",
+    ]);
+    let bad = latentlab(&[
+        "generate",
+        "--model",
+        gan.to_str().unwrap(),
+        "--class",
+        "1",
+        "--out",
+        "x.idx",
+    ]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("no chosen class"),
+        "{}",
+        text(&bad)
+    );
+    let bad = latentlab(&["generate", "--model", judge, "--out", "x.idx"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("not a GAN"),
+        "{}",
+        text(&bad)
+    );
+    assert!(
+        !std::path::Path::new("x.idx").exists(),
+        "nothing written on errors"
+    );
+    let bad = latentlab(&["gan", "--kind", "wgan-gp", "--data", data]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("wgan-sn"),
+        "{}",
+        text(&bad)
+    );
+}

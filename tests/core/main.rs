@@ -5,6 +5,7 @@ mod classifier;
 mod cli;
 mod common;
 mod engine;
+mod gan;
 mod model;
 mod pruning;
 mod store;

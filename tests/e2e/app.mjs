@@ -5,7 +5,8 @@
 //                                   run on it when chosen
 //
 // It serves the built app (`latentlab serve`), trains `basic` briefly, checks that the loss falls
-// and reconstructions are drawn, draws on the canvas, applies salt-and-pepper noise, saves and
+// and reconstructions are drawn, draws on the canvas, applies salt-and-pepper noise, fine-tunes a
+// classifier, shows latent views, trains an ACGAN epoch and generates chosen digits, saves and
 // reloads a model, and leaves screenshots in out/e2e/.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -269,6 +270,41 @@ try {
     await page.waitForFunction(() => document.querySelector('#model-list').textContent.includes('e2e-denoise'));
     step(`denoising from the model in use: ${await page.textContent('#train-status')}`);
   }
+  // ---- GAN: an ACGAN epoch in the page, then digits of a chosen class ----------------------------
+  // SwiftShader trains a few batches only: they prove the GAN runs on WebGPU.
+  const [ganImages, ganEpochs] = mode === 'cpu' ? ['6000', '1'] : ['256', '1'];
+  await page.fill('#gan-images', ganImages);
+  await page.fill('#gan-epochs', ganEpochs);
+  await page.selectOption('#gan-kind', 'acgan');
+  const ganStart = Date.now();
+  await page.click('#gan-start');
+  await page.waitForFunction(() => /^epoch/.test(document.querySelector('#gan-status').textContent), null, { timeout: 120_000 });
+  step(`GAN training: ${await page.textContent('#gan-status')}`);
+  await page.waitForFunction(() => /\(acgan\) in use/.test(document.querySelector('#gan-status').textContent), null, { timeout: 600_000 });
+  step(`ACGAN epoch in ${Date.now() - ganStart} ms: ${await page.textContent('#gan-status')}`);
+  const dLosses = (await page.getAttribute('#gan-chart', 'data-train')).split(',').map(Number);
+  const gLosses = (await page.getAttribute('#gan-chart', 'data-val')).split(',').map(Number);
+  assert.equal(dLosses.length, 1, 'one epoch of discriminator loss');
+  assert.ok(Number.isFinite(dLosses[0]) && Number.isFinite(gLosses[0]), `finite losses (d ${dLosses}, g ${gLosses})`);
+  assert.ok(await inked('#gan-samples') > 0.06, 'the epoch grid shows digits');
+  await page.waitForFunction(() => document.querySelector('#model-list').textContent.includes('GAN (acgan)'));
+  // A grid of one digit, another digit, a resample, and the walk between two samples.
+  const canvasData = (id) => page.$eval(id, (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join());
+  await page.click('#digit-3');
+  await page.waitForFunction(`(${inkOf})('#generated') > 0.06`, null, { timeout: 30_000 });
+  const threes = await canvasData('#generated');
+  await page.click('#digit-7');
+  await page.waitForFunction((b) => Array.from(document.querySelector('#generated').getContext('2d')
+    .getImageData(0, 0, 560, 114).data).join() !== b, threes, { timeout: 30_000 });
+  const sevens = await canvasData('#generated');
+  step('choosing another digit redraws the grid');
+  await page.click('#resample');
+  await page.waitForFunction((b) => Array.from(document.querySelector('#generated').getContext('2d')
+    .getImageData(0, 0, 560, 114).data).join() !== b, sevens, { timeout: 30_000 });
+  await page.waitForFunction(`(${inkOf})('#walk') > 0.06`, null, { timeout: 30_000 });
+  step('resampled, and walked the noise between two samples');
+  await page.locator('#generate-view').screenshot({ path: join(shots, `${mode}-generate.png`) });
+
   await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });
 
   // ---- reload: the saved model is still there and usable --------------------------------------

@@ -1,0 +1,289 @@
+//! GANs: shapes of every kind, weight clipping, the spectral norm's Lipschitz bound checked
+//! numerically, a short ACGAN run that a quickly trained judge reads well above chance, and the
+//! time budget of the shared engine.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use latentlab::data::Images;
+use latentlab::model::{ArchSpec, CLASSES, Classifier, ConvSpec, Gan, GanKind, GanSpec, ModelSpec};
+use latentlab::quality::Reference;
+use latentlab::training::{
+    Adversarial, Classification, FitSettings, NoHooks, Scorer, SpectralNorm, StopReason,
+    clip_weights, fit, train,
+};
+
+use crate::common::{mnist, rng_shared};
+
+fn settings(batch_size: usize, epochs: usize) -> FitSettings {
+    FitSettings {
+        lr: 2e-4,
+        weight_decay: 0.0,
+        batch_size,
+        epochs,
+        patience: None,
+        seed: 5,
+        read_every: 5,
+        max_seconds: None,
+    }
+}
+
+#[test]
+fn every_kind_builds_and_has_the_right_shapes() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    for kind in GanKind::ALL {
+        for spec in [GanSpec::ours(kind), GanSpec::study(kind)] {
+            let gan = Gan::new(&spec, &device).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+            let z = Tensor::random([3, spec.noise], Distribution::Normal(0.0, 1.0), &device);
+            let classes = kind.conditional().then(|| {
+                Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 4, 9], [3]), &device)
+            });
+            let images = gan.generator.forward(z, classes);
+            assert_eq!(images.dims(), [3, 1, 28, 28], "{}", spec.name);
+            let values = images.clone().into_data().try_to_vec::<f32>().unwrap();
+            assert!(
+                values.iter().all(|v| (0.0..=1.0).contains(v)),
+                "sigmoid output"
+            );
+            let out = gan.discriminator.forward(images);
+            assert_eq!(out.dims(), [3, kind.outputs()], "{}", spec.name);
+        }
+    }
+}
+
+#[test]
+fn impossible_gan_specs_are_refused() {
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.conditioning = latentlab::model::Conditioning::None;
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("needs a class")
+    );
+    let mut spec = GanSpec::ours(GanKind::Gan);
+    spec.train.lr_d = f64::NAN;
+    assert!(spec.validate().unwrap_err().to_string().contains("lr_d"));
+    let mut spec = GanSpec::ours(GanKind::Gan);
+    spec.arch.conv[0].kernel = 40;
+    assert!(spec.validate().is_err(), "a kernel larger than the image");
+    let mut spec = GanSpec::ours(GanKind::Gan);
+    spec.noise = 0;
+    assert!(spec.validate().is_err());
+}
+
+fn all_weights(gan: &Gan) -> Vec<f32> {
+    let d = &gan.discriminator;
+    let mut out = Vec::new();
+    for c in &d.conv {
+        out.extend(c.weight.val().into_data().try_to_vec::<f32>().unwrap());
+    }
+    for l in &d.linear {
+        out.extend(l.weight.val().into_data().try_to_vec::<f32>().unwrap());
+    }
+    out
+}
+
+#[test]
+fn clipping_keeps_critic_weights_in_range_through_training() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let gan = Gan::new(&GanSpec::ours(GanKind::Wgan), &device).unwrap();
+    assert!(
+        all_weights(&gan).iter().any(|w| w.abs() > 0.01),
+        "not clipped before"
+    );
+    let clipped = clip_weights(gan.discriminator.clone(), 0.01);
+    let gan = Gan {
+        discriminator: clipped,
+        generator: gan.generator,
+    };
+    assert!(all_weights(&gan).iter().all(|w| w.abs() <= 0.01 + 1e-7));
+
+    // Every critic step of a WGAN run clips again.
+    let spec = GanSpec::ours(GanKind::Wgan);
+    let (train_set, val) = mnist().train.take(320).split(0.2, 1).unwrap();
+    let model = Gan::new(&spec, &device.clone().autodiff()).unwrap();
+    let mut learner = Adversarial::new(&spec, 1, &device).unwrap();
+    let out = pollster::block_on(train(
+        model,
+        &mut learner,
+        &train_set,
+        &val,
+        &settings(64, 1),
+        &device,
+        &mut NoHooks,
+    ));
+    assert_eq!(out.history.len(), 1);
+    assert!(
+        all_weights(&out.model.valid())
+            .iter()
+            .all(|w| w.abs() <= 0.01 + 1e-7)
+    );
+    assert_eq!(out.history[0].losses.len(), 2, "d and g reported");
+}
+
+/// The largest input-gradient norm of the critic over random images: a lower bound of its
+/// Lipschitz constant (first-order autodiff is enough for that). `d` lives on an autodiff device.
+fn max_gradient_norm(d: &latentlab::model::Discriminator, device: &Device) -> f32 {
+    let n = 128;
+    let x =
+        Tensor::<4>::random([n, 1, 28, 28], Distribution::Uniform(0.0, 1.0), device).require_grad();
+    // Each image's score depends on that image alone (no batch norm, no dropout), so the
+    // gradient of the sum holds every image's own gradient.
+    let grads = d.forward(x.clone()).sum().backward();
+    let g = x.grad(&grads).expect("the input takes part");
+    g.reshape([n, 784])
+        .square()
+        .sum_dim(1)
+        .sqrt()
+        .max()
+        .into_scalar()
+}
+
+#[test]
+fn spectral_normalisation_makes_the_critic_1_lipschitz() {
+    let _rng = rng_shared();
+    let device = Device::flex().autodiff();
+    // A tiny critic with large weights: far from 1-Lipschitz before the projection.
+    let mut spec = GanSpec::ours(GanKind::WganSn);
+    spec.arch = ArchSpec {
+        conv: vec![ConvSpec {
+            channels: 4,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        }],
+        hidden: vec![16],
+        ..spec.arch
+    };
+    let mut d = Gan::new(&spec, &device).unwrap().discriminator;
+    let scale = |w: Tensor<4>| Tensor::from_inner(w.inner() * 20.0).require_grad();
+    for c in d.conv.iter_mut() {
+        c.weight = c.weight.clone().map(scale);
+    }
+    for l in d.linear.iter_mut() {
+        l.weight = l
+            .weight
+            .clone()
+            .map(|w| Tensor::from_inner(w.inner() * 20.0).require_grad());
+    }
+    let before = max_gradient_norm(&d, &device);
+    assert!(before > 1.5, "the test critic starts steep: {before}");
+    let mut sn = SpectralNorm::new(&spec, &device).unwrap();
+    let projected = sn.project(d);
+    let after = max_gradient_norm(&projected, &device);
+    // Power iteration approaches each layer's norm from below: allow a hair above 1.
+    assert!(after <= 1.01, "gradient norm {after} after the projection");
+    assert!(
+        after > 1e-3,
+        "the projection does not flatten the critic: {after}"
+    );
+    // Projected weights stay leaves the optimiser can update.
+    assert!(projected.conv[0].weight.val().is_require_grad());
+}
+
+/// A quick judge (one epoch on 6,000 digits) and an ACGAN trained on 6,000 digits for a few
+/// epochs: the judge reads the generated digits as the class asked for well above chance.
+#[test]
+fn a_short_acgan_run_makes_digits_a_judge_recognises() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let data = mnist();
+    let (train_set, val): (Images, Images) = data.train.take(7000).split(1.0 / 7.0, 2).unwrap();
+
+    let mut judge_spec = ModelSpec::judge();
+    judge_spec.train.epochs = 2;
+    judge_spec.train.patience = None;
+    device.seed(3);
+    let judge = Classifier::new(&judge_spec.arch, &device.clone().autodiff()).unwrap();
+    let judged = pollster::block_on(fit(
+        judge,
+        &mut Classification::default(),
+        &train_set,
+        &val,
+        &latentlab::training::FitSettings::from_spec(&judge_spec.train, 3),
+        &device,
+        &mut NoHooks,
+    ));
+    let judge = judged.model.valid();
+    let accuracy =
+        pollster::block_on(latentlab::inference::confusion(&judge, &data.test, &device)).accuracy();
+    assert!(accuracy > 0.9, "the quick judge reads digits: {accuracy}");
+
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.train.epochs = 3;
+    spec.train.lr_d = 5e-4;
+    spec.train.lr_g = 5e-4;
+    let model = Gan::new(&spec, &device.clone().autodiff()).unwrap();
+    let mut learner = Adversarial::new(&spec, 4, &device).unwrap();
+    let reference = pollster::block_on(Reference::new(&judge, &val, 200, 1, &device)).unwrap();
+    learner.scorer = Some(Scorer {
+        judge,
+        reference,
+        reports: Vec::new(),
+    });
+    let out = pollster::block_on(train(
+        model,
+        &mut learner,
+        &train_set,
+        &val,
+        &settings(64, spec.train.epochs),
+        &device,
+        &mut NoHooks,
+    ));
+    assert_eq!(out.stop, StopReason::Completed);
+    let reports = &learner.scorer.as_ref().unwrap().reports;
+    assert_eq!(reports.len(), 3, "judged after every epoch");
+    let last = reports.last().unwrap();
+    let accuracy = last.accuracy.unwrap();
+    assert!(
+        accuracy > 0.5,
+        "judged accuracy {accuracy} after 3 short epochs (chance: 0.1): {}",
+        last.summary()
+    );
+    assert_eq!(last.per_class.len(), CLASSES);
+    assert!(last.frechet.is_finite() && last.frechet_real.is_finite());
+    // The score is the Fréchet distance, and it fell as the generator learned.
+    assert!(out.history.last().unwrap().val_loss < out.history[0].val_loss * 1.5);
+    assert_eq!(out.history[0].val_loss, reports[0].frechet);
+}
+
+#[test]
+fn a_time_budget_stops_the_run_and_keeps_the_best_weights() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let mut spec = ModelSpec::basic();
+    spec.train.batch_size = 32;
+    let (train_set, val) = mnist().train.take(2000).split(0.2, 1).unwrap();
+    let model = latentlab::model::Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+    let mut s = FitSettings::from_spec(&spec.train, 1);
+    s.epochs = 1000;
+    s.max_seconds = Some(1.5);
+    let started = std::time::Instant::now();
+    let out = pollster::block_on(fit(
+        model,
+        &mut latentlab::training::Reconstruction::for_spec(&spec.train, 0),
+        &train_set,
+        &val,
+        &s,
+        &device,
+        &mut NoHooks,
+    ));
+    assert!(started.elapsed().as_secs_f64() < 30.0);
+    let StopReason::OutOfTime { best_epoch } = out.stop else {
+        panic!("{:?}", out.stop)
+    };
+    assert_eq!(out.model_epoch, best_epoch);
+    let best = out
+        .history
+        .iter()
+        .map(|r| r.val_loss)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(
+        out.val_loss(),
+        Some(best),
+        "the best epoch's weights are kept"
+    );
+}
