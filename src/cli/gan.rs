@@ -191,17 +191,7 @@ pub fn run(args: GanArgs) -> CliResult {
             reports: Vec::new(),
         });
     }
-    let mut settings = args.run.budgeted(FitSettings {
-        lr: spec.train.lr_g,
-        weight_decay: 0.0,
-        batch_size: spec.train.batch_size,
-        epochs: spec.train.epochs,
-        patience: None,
-        seed,
-        read_every: 10,
-        max_seconds: None,
-    })?;
-    settings.read_every = 10;
+    let settings = args.run.budgeted(FitSettings::for_gan(&spec, seed))?;
     if !args.run.quiet {
         eprintln!(
             "training {} on {} ({} train images), up to {} epochs{}",

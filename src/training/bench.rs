@@ -85,8 +85,7 @@ pub async fn gan_throughput(
     device.seed(1);
     let model = Gan::new(spec, &device.clone().autodiff()).map_err(|e| e.to_string())?;
     let mut learner = Adversarial::new(spec, 1, device).map_err(|e| e.to_string())?;
-    let mut settings = FitSettings::from_spec(&ModelSpec::basic().train, 1);
-    settings.batch_size = spec.train.batch_size;
+    let settings = FitSettings::for_gan(spec, 1);
     time_learner(
         model,
         &mut learner,

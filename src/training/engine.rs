@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::data::{BatchOrder, Images};
-use crate::model::TrainSpec;
+use crate::model::{GanSpec, TrainSpec};
 
 /// The settings of one `fit`, from a [`TrainSpec`] plus the seed and the read-back cadence.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +43,22 @@ impl FitSettings {
             batch_size: train.batch_size,
             epochs: train.epochs,
             patience: train.patience,
+            seed,
+            read_every: 10,
+            max_seconds: None,
+        }
+    }
+
+    /// The loop's settings for a GAN: its batch size and epochs; no early stopping (only a
+    /// judge's score ranks generators, and it keeps the best under a time budget). The learning
+    /// rates live in the GAN's own optimisers (`training/adversarial.rs`).
+    pub fn for_gan(spec: &GanSpec, seed: u64) -> Self {
+        Self {
+            lr: spec.train.lr_g,
+            weight_decay: 0.0,
+            batch_size: spec.train.batch_size,
+            epochs: spec.train.epochs,
+            patience: None,
             seed,
             read_every: 10,
             max_seconds: None,

@@ -69,16 +69,8 @@ impl Worker {
         self.training.set(true);
         self.stop.set(false);
         self.paused.set(false);
-        let settings = FitSettings {
-            lr: spec.train.lr_g,
-            weight_decay: 0.0,
-            batch_size: spec.train.batch_size,
-            epochs: spec.train.epochs,
-            patience: None,
-            seed,
-            read_every: self.read_every(),
-            max_seconds: None,
-        };
+        let mut settings = FitSettings::for_gan(&spec, seed);
+        settings.read_every = self.read_every();
         let mut hooks = GanHooks {
             worker: self.clone(),
             grid: SampleGrid::new(spec.noise, kind.conditional(), seed),
