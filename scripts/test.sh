@@ -9,17 +9,25 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latentlab/target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
-bash scripts/setup.sh
-bash scripts/setup-web.sh
+# Each step's wall time, so a slow CI run says where its minutes went.
+start=$SECONDS
+step() {
+  local t=$SECONDS
+  "$@"
+  echo "test: [$((SECONDS - t)) s, $((SECONDS - start)) s in all] $*"
+}
 
-cargo fmt --check
-cargo clippy --release --all-targets -- -D warnings
-cargo test --release
+step bash scripts/setup.sh
+step bash scripts/setup-web.sh
 
-cargo build --release --bin latentlab
-bash scripts/build-web.sh
-node tests/e2e/app.mjs cpu
-node tests/e2e/app.mjs webgpu
-echo "test: all passed (screenshots in out/e2e/)"
+step cargo fmt --check
+step cargo clippy --release --all-targets -- -D warnings
+step cargo test --release
+
+step cargo build --release --bin latentlab
+step bash scripts/build-web.sh
+step node tests/e2e/app.mjs cpu
+step node tests/e2e/app.mjs webgpu
+echo "test: all passed in $((SECONDS - start)) s (screenshots in out/e2e/)"
