@@ -11,6 +11,7 @@ pub use classifier::{CLASSES, Classifier, ClassifierSpec, Unfreeze};
 pub use form::SpecForm;
 pub use gan::{
     Conditioning, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, GanTrain, Generator,
+    stddev_group,
 };
 pub use spec::{
     Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneReading, PruneScope, PruneSpec,

@@ -20,7 +20,12 @@
 //! - `acgan-study`: 11 logits [0..9, fake], cross-entropy: reals to their digit, fakes to 10;
 //!   G: fakes to the digit they were drawn for.
 //! - `acgan`: logit 0 real/fake (as `gan`), logits 1..=10 the digit (cross-entropy for reals and
-//!   fakes); G: BCE(z_fake, 1) + CE(digit).
+//!   fakes); G: BCE(z_fake, 1) + w CE(digit), w = `class_weight`.
+//!
+//! With the minibatch standard deviation (`GanSpec::minibatch_std`) the discriminator compares
+//! how much groups of 4 images vary. For a conditional GAN each real batch is ordered by digit
+//! and its fakes are drawn for the same digits in the same order, so a group of fakes holds the
+//! same digits as its group of reals: a generator that draws one image per digit shows up.
 
 use burn::module::Param;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
@@ -36,7 +41,7 @@ use super::engine::Learner;
 use super::loss::reconstruction_loss;
 use crate::data::{Images, images_to_tensor};
 use crate::model::{
-    CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind,
+    CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind, stddev_group,
 };
 use crate::quality::{Quality, Reference, judge};
 
@@ -159,9 +164,10 @@ pub fn discriminator_loss(
 }
 
 /// The generator's loss from the discriminator's outputs on its fakes [n, outputs] (drawn for
-/// `classes`, conditional GANs).
+/// `classes`, conditional GANs); `class_weight` weighs the two-head ACGAN's class term.
 pub fn generator_loss(
     kind: GanKind,
+    class_weight: f64,
     fake: Tensor<2>,
     classes: Option<Tensor<1, Int>>,
 ) -> Tensor<1> {
@@ -175,7 +181,7 @@ pub fn generator_loss(
                 + cross_entropy(
                     fake.slice([0..rows, 1..cols]),
                     classes.expect("a conditional GAN"),
-                )
+                ) * class_weight
         }
     }
 }
@@ -184,6 +190,7 @@ pub fn generator_loss(
 struct Losses {
     kind: GanKind,
     real_label: f64,
+    class_weight: f64,
 }
 
 impl Losses {
@@ -198,7 +205,8 @@ impl Losses {
         classes: Option<Tensor<1, Int>>,
     ) -> Tensor<1> {
         let n = real.dims()[0];
-        let out = d.forward(Tensor::cat(vec![real, fake], 0));
+        // Groups of the minibatch deviation stay within the reals or within the fakes.
+        let out = d.forward_grouped(Tensor::cat(vec![real, fake], 0), stddev_group(n));
         let [rows, cols] = out.dims();
         let real_out = out.clone().slice([0..n, 0..cols]);
         let fake_out = out.slice([n..rows, 0..cols]);
@@ -219,7 +227,7 @@ impl Losses {
         fake: Tensor<4>,
         classes: Option<Tensor<1, Int>>,
     ) -> Tensor<1> {
-        generator_loss(self.kind, d.forward(fake), classes)
+        generator_loss(self.kind, self.class_weight, d.forward(fake), classes)
     }
 }
 
@@ -380,6 +388,9 @@ pub struct Adversarial {
     pub u_g: usize,
     pub u_d: usize,
     balance: bool,
+    /// Real batches ordered by digit, fakes drawn for their digits (minibatch deviation of a
+    /// conditional GAN: module docs).
+    paired: bool,
     constraint: Constraint,
     batches: usize,
     last_d: Option<Tensor<1>>,
@@ -436,7 +447,9 @@ impl Adversarial {
             losses: Losses {
                 kind: spec.kind,
                 real_label: t.real_label,
+                class_weight: t.class_weight,
             },
+            paired: spec.minibatch_std && spec.kind.conditional(),
             sampler: Sampler::new(spec, seed),
             optim_g: optimizer(t.optimizer),
             optim_d: optimizer(t.optimizer),
@@ -485,8 +498,34 @@ impl Adversarial {
         device: &Device,
     ) -> (Tensor<4>, Option<Tensor<1, Int>>) {
         let classes = self.sampler.classes(n, device);
+        self.sample_for(generator, n, classes, device)
+    }
+
+    /// `n` generated images for the given digits (None: unconditional), from fresh noise.
+    fn sample_for(
+        &mut self,
+        generator: &Generator,
+        n: usize,
+        classes: Option<Tensor<1, Int>>,
+        device: &Device,
+    ) -> (Tensor<4>, Option<Tensor<1, Int>>) {
         let images = generator.forward(self.sampler.noise(n, device), classes.clone());
         (images, classes)
+    }
+
+    /// The digits to draw fakes for in a step on `indices`: the real batch's own (paired), or
+    /// uniform random ones.
+    fn fake_classes(
+        &mut self,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+    ) -> Option<Tensor<1, Int>> {
+        if self.paired {
+            Some(labels_to_tensor(images, indices, device))
+        } else {
+            self.sampler.classes(indices.len(), device)
+        }
     }
 }
 
@@ -520,10 +559,19 @@ impl Learner for Adversarial {
         let n = indices.len();
         let t = self.batches;
         self.batches += 1;
+        let mut ordered;
+        let indices = if self.paired {
+            ordered = indices.to_vec();
+            ordered.sort_by_key(|&i| images.labels()[i]);
+            &ordered[..]
+        } else {
+            indices
+        };
         if t.is_multiple_of(self.u_d) || self.last_d.is_none() {
             let real = images_to_tensor(images, indices, device);
             let labels = labels_to_tensor(images, indices, device);
-            let (fake, classes) = self.sample(&model.generator, n, device);
+            let classes = self.fake_classes(images, indices, device);
+            let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
             let loss = self.losses.discriminator(
                 &model.discriminator,
                 real,
@@ -537,7 +585,8 @@ impl Learner for Adversarial {
             model.discriminator = self.constrain(d);
         }
         if t.is_multiple_of(self.u_g) || self.last_g.is_none() {
-            let (fake, classes) = self.sample(&model.generator, n, device);
+            let classes = self.fake_classes(images, indices, device);
+            let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
             // The discriminator only passes the gradient through: its own weights need none.
             let critic = model.discriminator.clone().no_grad();
             let loss = self.losses.generator(&critic, fake, classes);

@@ -1,4 +1,4 @@
-//! GANs: shapes of every kind, weight clipping, the spectral norm's Lipschitz bound checked
+//! GANs: shapes of every kind, losses on hand-made cases, the minibatch deviation, weight clipping, the spectral norm's Lipschitz bound checked
 //! numerically, a short ACGAN run that a quickly trained judge reads well above chance, and the
 //! time budget of the shared engine.
 
@@ -6,11 +6,14 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use latentlab::data::Images;
-use latentlab::model::{ArchSpec, CLASSES, Classifier, ConvSpec, Gan, GanKind, GanSpec, ModelSpec};
+use latentlab::model::{
+    ArchSpec, CLASSES, Classifier, Conditioning, ConvSpec, Gan, GanKind, GanSpec, ModelSpec,
+    stddev_group,
+};
 use latentlab::quality::Reference;
 use latentlab::training::{
     Adversarial, Classification, FitSettings, NoHooks, Scorer, SpectralNorm, StopReason,
-    clip_weights, fit, train,
+    clip_weights, discriminator_loss, fit, generator_loss, train,
 };
 
 use crate::common::{mnist, rng_shared};
@@ -32,8 +35,17 @@ fn settings(batch_size: usize, epochs: usize) -> FitSettings {
 fn every_kind_builds_and_has_the_right_shapes() {
     let _rng = rng_shared();
     let device = Device::flex();
+    // Ours also with the class embedding beside the noise, without the minibatch deviation.
+    let mut variant = GanSpec::ours(GanKind::Acgan);
+    variant.conditioning = Conditioning::Concat;
+    variant.embedding = 16;
+    variant.minibatch_std = false;
     for kind in GanKind::ALL {
-        for spec in [GanSpec::ours(kind), GanSpec::study(kind)] {
+        let mut specs = vec![GanSpec::ours(kind), GanSpec::study(kind)];
+        if kind == GanKind::Acgan {
+            specs.push(variant.clone());
+        }
+        for spec in specs {
             let gan = Gan::new(&spec, &device).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
             let z = Tensor::random([3, spec.noise], Distribution::Normal(0.0, 1.0), &device);
             let classes = kind.conditional().then(|| {
@@ -71,6 +83,160 @@ fn impossible_gan_specs_are_refused() {
     let mut spec = GanSpec::ours(GanKind::Gan);
     spec.noise = 0;
     assert!(spec.validate().is_err());
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.train.class_weight = -1.0;
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("class_weight")
+    );
+}
+
+/// One-row logits [real/fake, digits...] as a tensor.
+fn logits(rows: &[&[f32]], device: &Device) -> Tensor<2> {
+    let cols = rows[0].len();
+    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), device)
+}
+
+fn value(t: Tensor<1>) -> f64 {
+    t.into_data().try_to_vec::<f32>().unwrap()[0] as f64
+}
+
+#[test]
+fn losses_on_hand_made_cases() {
+    let device = Device::flex();
+    let ln2 = std::f64::consts::LN_2;
+    let labels = || Tensor::<1, Int>::from_data(TensorData::new(vec![3i64], [1]), &device);
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+
+    // GAN: undecided logits cost ln 2 per term; a sure, right discriminator costs ~0.
+    let d = discriminator_loss(
+        GanKind::Gan,
+        1.0,
+        logits(&[&[0.0]], &device),
+        logits(&[&[0.0]], &device),
+        labels(),
+        None,
+    );
+    close(value(d), 2.0 * ln2);
+    let d = discriminator_loss(
+        GanKind::Gan,
+        1.0,
+        logits(&[&[20.0]], &device),
+        logits(&[&[-20.0]], &device),
+        labels(),
+        None,
+    );
+    close(value(d), 0.0);
+    // Non-saturating: the generator's loss is -ln sigmoid(z) of its fakes.
+    let g = generator_loss(GanKind::Gan, 1.0, logits(&[&[-2.0]], &device), None);
+    close(value(g), (1.0 + 2f64.exp()).ln());
+
+    // WGAN: the critic's mean score on fakes minus on reals; the generator's is minus the fakes'.
+    let d = discriminator_loss(
+        GanKind::Wgan,
+        1.0,
+        logits(&[&[3.0], &[1.0]], &device),
+        logits(&[&[-1.0], &[0.0]], &device),
+        labels(),
+        None,
+    );
+    close(value(d), -0.5 - 2.0);
+    let g = generator_loss(
+        GanKind::Wgan,
+        1.0,
+        logits(&[&[-1.0], &[0.0]], &device),
+        None,
+    );
+    close(value(g), 0.5);
+
+    // Two-head ACGAN: real/fake BCE plus the class cross-entropy, weighed for the generator.
+    let mut fake = vec![0.0f32; CLASSES + 1];
+    fake[0] = 0.0; // undecided real/fake
+    let class = Some(Tensor::<1, Int>::from_data(
+        TensorData::new(vec![3i64], [1]),
+        &device,
+    ));
+    // Uniform digit logits: the cross-entropy is ln 10.
+    let g = |w| {
+        value(generator_loss(
+            GanKind::Acgan,
+            w,
+            logits(&[&fake], &device),
+            class.clone(),
+        ))
+    };
+    close(g(1.0), ln2 + 10f64.ln());
+    close(g(0.25), ln2 + 0.25 * 10f64.ln());
+    close(g(0.0), ln2);
+
+    // The study's ACGAN: 11-way cross-entropy, fakes to class 10.
+    let mut sure = vec![-20.0f32; CLASSES + 1];
+    sure[3] = 20.0;
+    let mut fake_sure = vec![-20.0f32; CLASSES + 1];
+    fake_sure[CLASSES] = 20.0;
+    let d = discriminator_loss(
+        GanKind::AcganStudy,
+        1.0,
+        logits(&[&sure], &device),
+        logits(&[&fake_sure], &device),
+        labels(),
+        class.clone(),
+    );
+    close(value(d), 0.0);
+    let g = generator_loss(
+        GanKind::AcganStudy,
+        1.0,
+        logits(&[&fake_sure], &device),
+        class,
+    );
+    assert!(value(g) > 30.0, "a fake seen as fake is far from its digit");
+}
+
+#[test]
+fn minibatch_deviation_tells_a_collapsed_group_apart() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    // The same image x in a group of four copies and in a group of four different images.
+    let x = Tensor::<4>::random([1, 1, 28, 28], Distribution::Default, &device);
+    let others = Tensor::<4>::random([3, 1, 28, 28], Distribution::Default, &device);
+    let copies = Tensor::cat(vec![x.clone(); 4], 0);
+    let mixed = Tensor::cat(vec![x, others], 0);
+    let first = |d: &latentlab::model::Discriminator, batch: Tensor<4>| -> Vec<f32> {
+        let out = d.forward_grouped(batch, 4);
+        out.slice([0..1, 0..CLASSES + 1])
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let differ = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    };
+
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.minibatch_std = true;
+    let d = Gan::new(&spec, &device).unwrap().discriminator;
+    let gap = differ(&first(&d, copies.clone()), &first(&d, mixed.clone()));
+    assert!(
+        gap > 1e-4,
+        "the group's spread reaches the outputs (gap {gap})"
+    );
+
+    spec.minibatch_std = false;
+    let d = Gan::new(&spec, &device).unwrap().discriminator;
+    let gap = differ(&first(&d, copies), &first(&d, mixed));
+    assert!(
+        gap < 1e-5,
+        "without it each image is judged alone (gap {gap})"
+    );
+    assert_eq!(stddev_group(64), 4);
+    assert_eq!(stddev_group(6), 2);
+    assert_eq!(stddev_group(7), 1);
 }
 
 fn all_weights(gan: &Gan) -> Vec<f32> {
