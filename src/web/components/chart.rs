@@ -21,16 +21,34 @@ const PAD_R: f64 = 12.0;
 const PAD_T: f64 = 12.0;
 const PAD_B: f64 = 30.0;
 
-fn points(values: &[(f64, f64)], x_max: f64, lo: f64, hi: f64) -> String {
+/// (epoch, loss) values to pixels of the plot.
+fn pixels(values: &[(f64, f64)], x_max: f64, lo: f64, hi: f64) -> Vec<(f64, f64)> {
     values
         .iter()
+        .filter(|(_, y)| y.is_finite())
         .map(|&(x, y)| {
             let px = PAD_L + (x / x_max) * (W - PAD_L - PAD_R);
             let py = PAD_T + (1.0 - (y - lo) / (hi - lo)) * (H - PAD_T - PAD_B);
-            format!("{px:.1},{py:.1}")
+            (px, py)
         })
+        .collect()
+}
+
+/// A polyline's `points` attribute.
+fn polyline(pixels: &[(f64, f64)]) -> String {
+    pixels
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A marker on each point, so a one-point series (the first epoch) still shows.
+fn markers(pixels: Vec<(f64, f64)>, class: &'static str) -> impl IntoView {
+    pixels
+        .into_iter()
+        .map(|(x, y)| view! { <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" class=class></circle> })
+        .collect_view()
 }
 
 /// The value of the loss `name` among `losses` (NaN if absent).
@@ -89,8 +107,8 @@ pub fn LossChart(
         let (lo, hi) = ((lo - margin).max(floor), hi + margin);
         let x_max = train.iter().map(|p| p.0).fold(1.0, f64::max).ceil();
         (
-            points(&train, x_max, lo, hi),
-            points(&val, x_max, lo, hi),
+            pixels(&train, x_max, lo, hi),
+            pixels(&val, x_max, lo, hi),
             lo,
             hi,
             x_max,
@@ -114,8 +132,10 @@ pub fn LossChart(
             }).collect_view()}
             <text x=PAD_L y=H - 8.0 class="tick">"epoch 0"</text>
             <text x=W - PAD_R y=H - 8.0 class="tick" text-anchor="end">{move || format!("epoch {}", geometry.get().4)}</text>
-            <polyline class="train" points=move || geometry.get().0></polyline>
-            <polyline class="val" points=move || geometry.get().1></polyline>
+            <polyline class="train" points=move || polyline(&geometry.get().0)></polyline>
+            <polyline class="val" points=move || polyline(&geometry.get().1)></polyline>
+            {move || markers(geometry.get().0, "train")}
+            {move || markers(geometry.get().1, "val")}
         </svg>
         <div class="legend">
             <span class="swatch train"></span>{pair.map_or("training", |(a, _)| legend(a))}

@@ -117,16 +117,16 @@ struct ClassifierHooks {
 
 impl Hooks<Classifier> for ClassifierHooks {
     async fn on_progress(&mut self, progress: &Progress) -> Control {
-        self.worker.post(Response::FinetuneProgress {
-            progress: progress.clone(),
-        });
-        self.worker.checkpoint().await
+        self.worker
+            .progress(Response::FinetuneProgress {
+                progress: progress.clone(),
+            })
+            .await
     }
 
     async fn on_epoch(&mut self, _model: &Classifier, record: &EpochRecord) -> Control {
-        self.worker.post(Response::FinetuneEpoch {
+        self.worker.epoch(Response::FinetuneEpoch {
             record: record.clone(),
-        });
-        self.worker.control()
+        })
     }
 }

@@ -185,10 +185,11 @@ struct GanHooks {
 
 impl Hooks<Gan> for GanHooks {
     async fn on_progress(&mut self, progress: &Progress) -> Control {
-        self.worker.post(Response::GanProgress {
-            progress: progress.clone(),
-        });
-        self.worker.checkpoint().await
+        self.worker
+            .progress(Response::GanProgress {
+                progress: progress.clone(),
+            })
+            .await
     }
 
     async fn on_epoch(&mut self, model: &Gan, record: &EpochRecord) -> Control {
@@ -196,10 +197,9 @@ impl Hooks<Gan> for GanHooks {
             .grid
             .pixels(&model.valid().generator, &self.device)
             .await;
-        self.worker.post(Response::GanEpoch {
+        self.worker.epoch(Response::GanEpoch {
             record: record.clone(),
             samples,
-        });
-        self.worker.control()
+        })
     }
 }

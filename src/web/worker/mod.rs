@@ -241,6 +241,18 @@ impl Worker {
             Control::Continue
         }
     }
+
+    /// A run's progress message (every run's `Hooks::on_progress`): sent, then the checkpoint.
+    async fn progress(&self, response: Response) -> Control {
+        self.post(response);
+        self.checkpoint().await
+    }
+
+    /// A run's epoch message (every run's `Hooks::on_epoch`): sent, then whether to go on.
+    fn epoch(&self, response: Response) -> Control {
+        self.post(response);
+        self.control()
+    }
 }
 
 /// The training images (the first `limit`, if given) split 80/20 into train and validation.

@@ -148,10 +148,11 @@ struct PageHooks {
 
 impl Hooks<Autoencoder> for PageHooks {
     async fn on_progress(&mut self, progress: &Progress) -> Control {
-        self.worker.post(Response::Progress {
-            progress: progress.clone(),
-        });
-        self.worker.checkpoint().await
+        self.worker
+            .progress(Response::Progress {
+                progress: progress.clone(),
+            })
+            .await
     }
 
     async fn on_epoch(&mut self, model: &Autoencoder, record: &EpochRecord) -> Control {
@@ -162,11 +163,10 @@ impl Hooks<Autoencoder> for PageHooks {
         } else {
             Vec::new()
         };
-        self.worker.post(Response::Epoch {
+        self.worker.epoch(Response::Epoch {
             record: record.clone(),
             reconstructions,
             sparsity,
-        });
-        self.worker.control()
+        })
     }
 }
