@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod inference;
+pub mod kernels;
 pub mod latent;
 pub mod model;
 pub mod quality;

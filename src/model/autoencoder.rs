@@ -9,6 +9,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 
 use super::spec::{Activation, ArchSpec, SpecError};
+use crate::kernels;
 
 /// The activation as a module-free function, so the layer stacks below stay plain data.
 pub(crate) fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
@@ -56,7 +57,7 @@ impl Encoder {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.conv {
-            x = activate(self.activation, conv.forward(x));
+            x = activate(self.activation, kernels::conv2d(conv, x));
         }
         let mut h: Tensor<2> = x.flatten(1, 3);
         let last = self.linear.len() - 1;
@@ -82,7 +83,7 @@ impl Decoder {
         let mut x: Tensor<4> = h.reshape([batch, c, s, s]);
         let last = self.conv.len() - 1;
         for (i, conv) in self.conv.iter().enumerate() {
-            x = conv.forward(x);
+            x = kernels::conv_transpose2d(conv, x);
             if i < last {
                 x = activate(self.activation, x);
             }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::autoencoder::{Autoencoder, activate};
 use super::classifier::CLASSES;
 use super::spec::{Activation, ArchSpec, ConvSpec, SpecError};
+use crate::kernels;
 
 /// Which GAN: its discriminator's outputs and its losses (`training/adversarial.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,7 +447,7 @@ impl Discriminator {
     fn forward_features(&self, images: Tensor<4>, group: usize) -> (Tensor<2>, Tensor<2>) {
         let mut x = images;
         for conv in &self.conv {
-            x = act(self.activation, self.leak, conv.forward(x));
+            x = act(self.activation, self.leak, kernels::conv2d(conv, x));
         }
         let mut h: Tensor<2> = x.flatten(1, 3);
         let last = self.linear.len() - 1;
@@ -520,7 +521,7 @@ impl Generator {
         let mut x: Tensor<4> = h.reshape([batch, c, s, s]);
         let last = self.conv.len() - 1;
         for (i, conv) in self.conv.iter().enumerate() {
-            x = conv.forward(x);
+            x = kernels::conv_transpose2d(conv, x);
             if i < last {
                 if let Some(norm) = self.norm_conv.get(i) {
                     x = norm.forward(x);

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod engine;
 mod gan;
+mod kernels;
 mod model;
 mod pruning;
 mod store;

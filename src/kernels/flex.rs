@@ -1,0 +1,509 @@
+//! [`ConvKernels`] for flex (CPU, natively and in wasm): im2col / col2im and GEMM.
+//!
+//! All six primitives reduce to three loops over the batch, each a GEMM per sample against the
+//! unfolded ("im2col") view of an image:
+//!
+//! | primitive | routine |
+//! | --- | --- |
+//! | conv forward, transposed-conv input gradient | [`unfold_matmul`]: `A · im2col(image)` |
+//! | conv input gradient, transposed-conv forward | [`matmul_fold`]: `col2im(Aᵀ · src)` |
+//! | both weight gradients | [`outer_unfold`]: `Σ src · im2col(image)ᵀ` |
+//!
+//! Samples are split into one block per thread (rayon natively, one block in wasm); each block
+//! reuses one unfold buffer, and the weight gradient sums one partial per block. Shapes these
+//! kernels do not cover (groups, dilation, other dtypes) fall back to burn's own flex ops.
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{DType, TensorData};
+
+use super::ConvKernels;
+
+impl ConvKernels for Flex {
+    fn lab_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        let Some(win) = conv_window(&x, &weight, &options) else {
+            return Self::conv2d(x, weight, None, options);
+        };
+        let (n, o) = (x.shape()[0], weight.shape()[0]);
+        let (x, weight) = (contiguous(x), contiguous(weight));
+        let out = unfold_matmul(f32s(&x), f32s(&weight), o, &win, n);
+        tensor(out, [n, o, win.oh, win.ow])
+    }
+
+    fn lab_conv2d_x_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let Some(win) = conv_window(&x, &weight, &options) else {
+            return Self::conv2d_x_backward(x, weight, output_grad, options);
+        };
+        let (n, o) = (x.shape()[0], weight.shape()[0]);
+        let (weight, grad) = (contiguous(weight), contiguous(output_grad));
+        let dx = matmul_fold(f32s(&grad), f32s(&weight), o, &win, n);
+        tensor(dx, [n, win.c, win.h, win.w])
+    }
+
+    fn lab_conv2d_weight_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let Some(win) = conv_window(&x, &weight, &options) else {
+            return Self::conv2d_weight_backward(x, weight, output_grad, options);
+        };
+        let (n, o) = (x.shape()[0], weight.shape()[0]);
+        let (x, grad) = (contiguous(x), contiguous(output_grad));
+        let dw = outer_unfold(f32s(&grad), f32s(&x), o, &win, n);
+        tensor(dw, [o, win.c, win.kh, win.kw])
+    }
+
+    fn lab_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        let Some(win) = transpose_window(&x, &weight, &options) else {
+            return Self::conv_transpose2d(x, weight, None, options);
+        };
+        let (n, c_in) = (x.shape()[0], x.shape()[1]);
+        let (x, weight) = (contiguous(x), contiguous(weight));
+        let out = matmul_fold(f32s(&x), f32s(&weight), c_in, &win, n);
+        tensor(out, [n, win.c, win.h, win.w])
+    }
+
+    fn lab_conv_transpose2d_x_backward(
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        // The input's size is the one a convolution of the output gradient gives back.
+        let Some(win) = transpose_window_of_output(&output_grad, &weight, &options) else {
+            return Self::conv_transpose2d_x_backward(weight, output_grad, options);
+        };
+        let (n, c_in) = (output_grad.shape()[0], weight.shape()[0]);
+        let (weight, grad) = (contiguous(weight), contiguous(output_grad));
+        let dx = unfold_matmul(f32s(&grad), f32s(&weight), c_in, &win, n);
+        tensor(dx, [n, c_in, win.oh, win.ow])
+    }
+
+    fn lab_conv_transpose2d_weight_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        let Some(win) = transpose_window(&x, &weight, &options) else {
+            return Self::conv_transpose2d_weight_backward(x, weight, output_grad, options);
+        };
+        let (n, c_in) = (x.shape()[0], x.shape()[1]);
+        let (x, grad) = (contiguous(x), contiguous(output_grad));
+        let dw = outer_unfold(f32s(&x), f32s(&grad), c_in, &win, n);
+        tensor(dw, [c_in, win.c, win.kh, win.kw])
+    }
+}
+
+/// A sliding window over a `[c, h, w]` image: `kh x kw` taps, strides `sh`/`sw`, `ph`/`pw` zeros
+/// before the first row/column, `oh x ow` positions. Its im2col matrix is
+/// `[c * kh * kw, oh * ow]`, row `(ci, ki, kj)`, column `(oy, ox)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    ph: usize,
+    pw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+fn is_f32(t: &FlexTensor) -> bool {
+    t.dtype() == DType::F32
+}
+
+/// The window of `conv2d(x, weight)`, or `None` where these kernels do not apply.
+fn conv_window(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Option<Window> {
+    let (xs, ws) = (x.shape(), weight.shape());
+    if !is_f32(x) || !is_f32(weight) || options.groups != 1 || options.dilation != [1, 1] {
+        return None;
+    }
+    if xs.num_dims() != 4 || ws.num_dims() != 4 || xs[1] != ws[1] {
+        return None;
+    }
+    let [(top, bottom), (left, right)] = options.padding;
+    let (h, w, kh, kw) = (xs[2], xs[3], ws[2], ws[3]);
+    let [sh, sw] = options.stride;
+    if h + top + bottom < kh || w + left + right < kw {
+        return None;
+    }
+    Some(Window {
+        c: xs[1],
+        h,
+        w,
+        kh,
+        kw,
+        sh,
+        sw,
+        ph: top,
+        pw: left,
+        oh: (h + top + bottom - kh) / sh + 1,
+        ow: (w + left + right - kw) / sw + 1,
+    })
+}
+
+/// The window of the convolution whose adjoint is `conv_transpose2d(x, weight)`: it slides over
+/// the transposed convolution's output and has one position per input pixel.
+fn transpose_window(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvTransposeOptions<2>,
+) -> Option<Window> {
+    let (xs, ws) = (x.shape(), weight.shape());
+    if !transposable(x, weight, options) || xs[1] != ws[0] || xs[2] == 0 || xs[3] == 0 {
+        return None;
+    }
+    let side = |input: usize, k: usize, s: usize, p: usize, po: usize| {
+        ((input - 1) * s + k + po).checked_sub(2 * p)
+    };
+    let [sh, sw] = options.stride;
+    let [ph, pw] = options.padding;
+    let [poh, pow] = options.padding_out;
+    Some(Window {
+        c: ws[1],
+        h: side(xs[2], ws[2], sh, ph, poh)?,
+        w: side(xs[3], ws[3], sw, pw, pow)?,
+        kh: ws[2],
+        kw: ws[3],
+        sh,
+        sw,
+        ph,
+        pw,
+        oh: xs[2],
+        ow: xs[3],
+    })
+}
+
+/// [`transpose_window`] read from the transposed convolution's output (gradient) instead of its
+/// input: the input size is what a convolution of the output gives back.
+fn transpose_window_of_output(
+    out: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvTransposeOptions<2>,
+) -> Option<Window> {
+    let (os, ws) = (out.shape(), weight.shape());
+    if !transposable(out, weight, options) || os[1] != ws[1] {
+        return None;
+    }
+    let [sh, sw] = options.stride;
+    let [ph, pw] = options.padding;
+    let (h, w) = (os[2], os[3]);
+    if h + 2 * ph < ws[2] || w + 2 * pw < ws[3] {
+        return None;
+    }
+    Some(Window {
+        c: ws[1],
+        h,
+        w,
+        kh: ws[2],
+        kw: ws[3],
+        sh,
+        sw,
+        ph,
+        pw,
+        oh: (h + 2 * ph - ws[2]) / sh + 1,
+        ow: (w + 2 * pw - ws[3]) / sw + 1,
+    })
+}
+
+fn transposable(t: &FlexTensor, weight: &FlexTensor, options: &ConvTransposeOptions<2>) -> bool {
+    is_f32(t)
+        && is_f32(weight)
+        && options.groups == 1
+        && options.dilation == [1, 1]
+        && t.shape().num_dims() == 4
+        && weight.shape().num_dims() == 4
+}
+
+impl Window {
+    fn rows(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn pixels(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// The positions `o < out` whose tap `o * s + k - p` falls inside `0..len`, as a range.
+    fn valid(out: usize, len: usize, s: usize, k: usize, p: usize) -> (usize, usize) {
+        let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
+        let hi = if len + p > k {
+            ((len + p - k - 1) / s + 1).min(out)
+        } else {
+            0
+        };
+        (lo.min(hi), hi)
+    }
+
+    /// Visits every (im2col row segment, image row segment) pair that overlaps: `f(col_range,
+    /// image_start, stride)` for columns `ox` in `col_range` reading image index
+    /// `image_start + (ox - col_range.start) * stride`. Positions outside the image are skipped
+    /// (zero in im2col, dropped in col2im).
+    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let l = self.positions();
+        for ci in 0..self.c {
+            for ki in 0..self.kh {
+                let (ylo, yhi) = Self::valid(self.oh, self.h, self.sh, ki, self.ph);
+                for kj in 0..self.kw {
+                    let (xlo, xhi) = Self::valid(self.ow, self.w, self.sw, kj, self.pw);
+                    if xlo >= xhi {
+                        continue;
+                    }
+                    let row = ((ci * self.kh + ki) * self.kw + kj) * l;
+                    for oy in ylo..yhi {
+                        let iy = oy * self.sh + ki - self.ph;
+                        let col = row + oy * self.ow + xlo;
+                        let pixel = (ci * self.h + iy) * self.w + xlo * self.sw + kj - self.pw;
+                        f(col, pixel, xhi - xlo, self.sw);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `cols = im2col(image)`, `[rows, positions]`.
+    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
+        cols.fill(0.0);
+        self.for_each_run(|col, pixel, len, stride| {
+            let dst = &mut cols[col..col + len];
+            if stride == 1 {
+                dst.copy_from_slice(&image[pixel..pixel + len]);
+            } else {
+                for (j, d) in dst.iter_mut().enumerate() {
+                    *d = image[pixel + j * stride];
+                }
+            }
+        });
+    }
+
+    /// `image += col2im(cols)`: each column's values summed back onto the pixels it read.
+    fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+        self.for_each_run(|col, pixel, len, stride| {
+            let src = &cols[col..col + len];
+            if stride == 1 {
+                for (d, s) in image[pixel..pixel + len].iter_mut().zip(src) {
+                    *d += s;
+                }
+            } else {
+                for (j, s) in src.iter().enumerate() {
+                    image[pixel + j * stride] += s;
+                }
+            }
+        });
+    }
+}
+
+/// Per sample: `out[n] = A · im2col(images[n])`, A `[a_rows, win.rows()]`; returns
+/// `[n, a_rows, positions]`.
+fn unfold_matmul(images: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
+    let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
+    let per_out = a_rows * l;
+    let mut out = vec![0.0; n * per_out];
+    for_sample_blocks(&mut out, n, per_out, |first, block| {
+        let mut cols = vec![0.0; rows * l];
+        for (j, y) in block.chunks_mut(per_out).enumerate() {
+            let s = first + j;
+            win.im2col(&images[s * per_image..(s + 1) * per_image], &mut cols);
+            matmul(y, (a_rows, l, rows), (a, rows, 1), (&cols, l, 1), false);
+        }
+    });
+    out
+}
+
+/// Per sample: `images[n] = col2im(Aᵀ · src[n])`, A `[a_rows, win.rows()]`, src
+/// `[n, a_rows, positions]`; returns `[n, c, h, w]` of the window's image.
+fn matmul_fold(src: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
+    let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
+    let per_src = a_rows * l;
+    let mut out = vec![0.0; n * per_image];
+    for_sample_blocks(&mut out, n, per_image, |first, block| {
+        let mut cols = vec![0.0; rows * l];
+        for (j, image) in block.chunks_mut(per_image).enumerate() {
+            let s = first + j;
+            let src = &src[s * per_src..(s + 1) * per_src];
+            // Aᵀ: element (i, k) is a[k * rows + i].
+            matmul(
+                &mut cols,
+                (rows, l, a_rows),
+                (a, 1, rows),
+                (src, l, 1),
+                false,
+            );
+            win.col2im(&cols, image);
+        }
+    });
+    out
+}
+
+/// `Σ_n src[n] · im2col(images[n])ᵀ`, src `[n, a_rows, positions]`; returns `[a_rows, rows]`.
+fn outer_unfold(src: &[f32], images: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
+    let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
+    let per_src = a_rows * l;
+    sum_over_blocks(n, a_rows * rows, |samples, acc| {
+        let mut cols = vec![0.0; rows * l];
+        for s in samples {
+            win.im2col(&images[s * per_image..(s + 1) * per_image], &mut cols);
+            let src = &src[s * per_src..(s + 1) * per_src];
+            // im2col(image)ᵀ: element (k, j) is cols[j * l + k].
+            matmul(acc, (a_rows, rows, l), (src, l, 1), (&cols, 1, l), true);
+        }
+    })
+}
+
+/// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`; `dst` is row-major and contiguous, the operands
+/// are (slice, row stride, column stride).
+fn matmul(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[f32], usize, usize),
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    assert!(
+        lhs.len() > last(m, k, lhs_rs, lhs_cs),
+        "matmul: lhs too small"
+    );
+    assert!(
+        rhs.len() > last(k, n, rhs_rs, rhs_cs),
+        "matmul: rhs too small"
+    );
+    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices, and
+    // `dst` does not alias the operands (it is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// How many blocks the batch is cut into: one per thread natively, one in wasm.
+fn blocks(n: usize) -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    let threads = rayon::current_num_threads();
+    #[cfg(target_arch = "wasm32")]
+    let threads = 1;
+    threads.clamp(1, n.max(1))
+}
+
+/// Runs `work(first_sample, block)` on consecutive blocks of samples of `out` (`per` floats per
+/// sample), in parallel natively.
+fn for_sample_blocks(
+    out: &mut [f32],
+    n: usize,
+    per: usize,
+    work: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if out.is_empty() {
+        return;
+    }
+    let chunk = n.div_ceil(blocks(n));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk * per)
+            .enumerate()
+            .for_each(|(i, block)| work(i * chunk, block));
+    }
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(chunk * per)
+        .enumerate()
+        .for_each(|(i, block)| work(i * chunk, block));
+}
+
+/// Sums `work(samples, partial)` over blocks of samples, each block into its own zeroed partial
+/// of `len` floats, in parallel natively.
+fn sum_over_blocks(
+    n: usize,
+    len: usize,
+    work: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let chunk = n.div_ceil(blocks(n)).max(1);
+    let run = |b: usize| {
+        let mut partial = vec![0.0; len];
+        work(b * chunk..((b + 1) * chunk).min(n), &mut partial);
+        partial
+    };
+    let add = |mut a: Vec<f32>, b: Vec<f32>| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    };
+    let count = n.div_ceil(chunk);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..count)
+            .into_par_iter()
+            .map(run)
+            .reduce(|| vec![0.0; len], add)
+    }
+    #[cfg(target_arch = "wasm32")]
+    (0..count).map(run).fold(vec![0.0; len], add)
+}
+
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.is_contiguous() && t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The f32 values of a contiguous tensor (checked by the window functions).
+fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("conv kernels: a contiguous f32 tensor")
+}
+
+fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}

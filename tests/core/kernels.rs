@@ -1,0 +1,227 @@
+//! latentlab's flex convolutions (src/kernels) give burn's numbers: forward outputs and the
+//! gradients of x, weight and bias, on the presets' layers and on random shapes with odd strides
+//! and paddings, to 1e-4.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use latentlab::kernels;
+use latentlab::model::ModelSpec;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::common::rng_shared;
+
+/// One layer to check: channels in/out, kernel, stride, padding, output padding (transposed),
+/// input side, batch.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    c_in: usize,
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    padding_out: usize,
+    side: usize,
+    batch: usize,
+}
+
+fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+fn max_diff_any<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+/// Scale-aware closeness: 1e-4 relative to the reference's largest magnitude (at least 1).
+fn assert_close<const D: usize>(what: &str, case: &Case, ours: Tensor<D>, burns: Tensor<D>) {
+    let scale = burns.clone().abs().max().into_scalar::<f32>().max(1.0);
+    let diff = max_diff_any(ours, burns);
+    assert!(
+        diff <= 1e-4 * scale,
+        "{what}: max diff {diff} (scale {scale}) for {case:?}"
+    );
+}
+
+fn check_conv2d(case: Case) {
+    let device = Device::flex().autodiff();
+    let layer = Conv2dConfig::new([case.c_in, case.c_out], [case.kernel; 2])
+        .with_stride([case.stride; 2])
+        .with_padding(PaddingConfig2d::Explicit(
+            case.padding,
+            case.padding,
+            case.padding,
+            case.padding,
+        ))
+        .init(&device);
+    let x = Tensor::<4>::random(
+        [case.batch, case.c_in, case.side, case.side],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let ours = kernels::conv2d(&layer, x.clone());
+    let burns = layer.forward(x.clone());
+    assert_close("conv2d forward", &case, ours.clone(), burns.clone());
+    // A random projection of the output, so every output element gets its own gradient.
+    let r = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_burn = (burns * r).sum().backward();
+    assert_close(
+        "conv2d x grad",
+        &case,
+        x.grad(&g_ours).unwrap(),
+        x.grad(&g_burn).unwrap(),
+    );
+    assert_close(
+        "conv2d weight grad",
+        &case,
+        layer.weight.grad(&g_ours).unwrap(),
+        layer.weight.grad(&g_burn).unwrap(),
+    );
+    let bias = layer.bias.as_ref().unwrap();
+    assert_close(
+        "conv2d bias grad",
+        &case,
+        bias.grad(&g_ours).unwrap(),
+        bias.grad(&g_burn).unwrap(),
+    );
+}
+
+fn check_conv_transpose2d(case: Case) {
+    let device = Device::flex().autodiff();
+    let layer = ConvTranspose2dConfig::new([case.c_in, case.c_out], [case.kernel; 2])
+        .with_stride([case.stride; 2])
+        .with_padding([case.padding; 2])
+        .with_padding_out([case.padding_out; 2])
+        .init(&device);
+    let x = Tensor::<4>::random(
+        [case.batch, case.c_in, case.side, case.side],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let ours = kernels::conv_transpose2d(&layer, x.clone());
+    let burns = layer.forward(x.clone());
+    assert_close(
+        "conv_transpose2d forward",
+        &case,
+        ours.clone(),
+        burns.clone(),
+    );
+    let r = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_burn = (burns * r).sum().backward();
+    assert_close(
+        "conv_transpose2d x grad",
+        &case,
+        x.grad(&g_ours).unwrap(),
+        x.grad(&g_burn).unwrap(),
+    );
+    assert_close(
+        "conv_transpose2d weight grad",
+        &case,
+        layer.weight.grad(&g_ours).unwrap(),
+        layer.weight.grad(&g_burn).unwrap(),
+    );
+    let bias = layer.bias.as_ref().unwrap();
+    assert_close(
+        "conv_transpose2d bias grad",
+        &case,
+        bias.grad(&g_ours).unwrap(),
+        bias.grad(&g_burn).unwrap(),
+    );
+}
+
+/// Every conv layer of both presets, encoder and decoder, at the sizes the nets feed them.
+#[test]
+fn preset_layers_match_burn() {
+    let _rng = rng_shared();
+    for spec in [ModelSpec::basic(), ModelSpec::best()] {
+        let shapes = spec.arch.shapes().unwrap();
+        let mut side = 28;
+        for (conv, shape) in spec.arch.conv.iter().zip(&shapes.conv) {
+            let case = Case {
+                c_in: shape.in_channels,
+                c_out: shape.out_channels,
+                kernel: conv.kernel,
+                stride: conv.stride,
+                padding: conv.padding,
+                padding_out: shape.output_padding,
+                side,
+                batch: 5,
+            };
+            check_conv2d(case);
+            let out_side = (side + 2 * conv.padding - conv.kernel) / conv.stride + 1;
+            // The decoder's mirror image: out_channels back to in_channels, out_side to side.
+            check_conv_transpose2d(Case {
+                c_in: shape.out_channels,
+                c_out: shape.in_channels,
+                side: out_side,
+                ..case
+            });
+            side = out_side;
+        }
+    }
+}
+
+/// Random layers: kernels 1-6, strides 1-4, padding up to the kernel, output padding below the
+/// stride, batches 1-7 (more samples than threads, and fewer).
+#[test]
+fn random_layers_match_burn() {
+    let _rng = rng_shared();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut checked = 0;
+    while checked < 40 {
+        let kernel = rng.random_range(1..=6);
+        let stride = rng.random_range(1..=4);
+        let case = Case {
+            c_in: rng.random_range(1..=5),
+            c_out: rng.random_range(1..=5),
+            kernel,
+            stride,
+            padding: rng.random_range(0..=kernel),
+            padding_out: rng.random_range(0..stride),
+            side: rng.random_range(1..=13),
+            batch: rng.random_range(1..=7),
+        };
+        if case.side + 2 * case.padding < kernel {
+            continue;
+        }
+        check_conv2d(case);
+        // burn requires the transposed convolution's output to exist.
+        if (case.side - 1) * stride + kernel + case.padding_out > 2 * case.padding {
+            check_conv_transpose2d(case);
+        }
+        checked += 1;
+    }
+}
+
+/// Without autodiff (inference) the same kernels run on the plain backend.
+#[test]
+fn inference_on_plain_flex_matches_burn() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let layer = Conv2dConfig::new([3, 4], [3, 3])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(&device);
+    let x = Tensor::<4>::random([3, 3, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+    assert!(max_diff(kernels::conv2d(&layer, x.clone()), layer.forward(x)) < 1e-4);
+    let layer = ConvTranspose2dConfig::new([4, 2], [3, 3])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .with_padding_out([1, 1])
+        .init(&device);
+    let x = Tensor::<4>::random([3, 4, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    assert!(
+        max_diff(
+            kernels::conv_transpose2d(&layer, x.clone()),
+            layer.forward(x)
+        ) < 1e-4
+    );
+}
