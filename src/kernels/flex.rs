@@ -260,6 +260,7 @@ impl Window {
     /// image_start, stride)` for columns `ox` in `col_range` reading image index
     /// `image_start + (ox - col_range.start) * stride`. Positions outside the image are skipped
     /// (zero in im2col, dropped in col2im).
+    #[inline(always)]
     fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let l = self.positions();
         for ci in 0..self.c {
@@ -285,32 +286,40 @@ impl Window {
     /// `cols = im2col(image)`, `[rows, positions]`.
     fn im2col(&self, image: &[f32], cols: &mut [f32]) {
         cols.fill(0.0);
-        self.for_each_run(|col, pixel, len, stride| {
-            let dst = &mut cols[col..col + len];
-            if stride == 1 {
-                dst.copy_from_slice(&image[pixel..pixel + len]);
-            } else {
-                for (j, d) in dst.iter_mut().enumerate() {
-                    *d = image[pixel + j * stride];
+        self.for_each_run(
+            #[inline(always)]
+            |col, pixel, len, stride| {
+                let dst = &mut cols[col..col + len];
+                if stride == 1 {
+                    dst.copy_from_slice(&image[pixel..pixel + len]);
+                } else {
+                    // Indexed over a slice of known length, so LLVM vectorises the gather.
+                    let src = &image[pixel..pixel + (len - 1) * stride + 1];
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = src[j * stride];
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 
     /// `image += col2im(cols)`: each column's values summed back onto the pixels it read.
     fn col2im(&self, cols: &[f32], image: &mut [f32]) {
-        self.for_each_run(|col, pixel, len, stride| {
-            let src = &cols[col..col + len];
-            if stride == 1 {
-                for (d, s) in image[pixel..pixel + len].iter_mut().zip(src) {
-                    *d += s;
+        self.for_each_run(
+            #[inline(always)]
+            |col, pixel, len, stride| {
+                let src = &cols[col..col + len];
+                if stride == 1 {
+                    let dst = &mut image[pixel..pixel + len];
+                    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                } else {
+                    let dst = &mut image[pixel..pixel + (len - 1) * stride + 1];
+                    for (j, s) in src.iter().enumerate() {
+                        dst[j * stride] += s;
+                    }
                 }
-            } else {
-                for (j, s) in src.iter().enumerate() {
-                    image[pixel + j * stride] += s;
-                }
-            }
-        });
+            },
+        );
     }
 }
 
