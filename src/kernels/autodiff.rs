@@ -1,6 +1,8 @@
 //! [`ConvKernels`] on `Autodiff<B>`: the forward runs on `B`, the backward calls `B`'s gradient
 //! primitives, so flex's GEMM kernels serve both passes (burn's pattern: "Backend Extension").
 
+use std::fmt::Debug;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -11,63 +13,95 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::ConvKernels;
 
+/// A gradient primitive of `B`: (x, weight, output gradient, options) to one gradient.
+type Gradient<B, O> = fn(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, O) -> FloatTensor<B>;
+
+/// The backward step of a bias-free convolution `f(x, weight)` with options `O`: its input and
+/// weight gradients, each computed only when that input is tracked.
+struct ConvBackward<B: ConvKernels, O> {
+    x_grad: Gradient<B, O>,
+    weight_grad: Gradient<B, O>,
+}
+
+impl<B: ConvKernels, O> Debug for ConvBackward<B, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConvBackward")
+    }
+}
+
+impl<B, O> Backward<B, 2> for ConvBackward<B, O>
+where
+    B: ConvKernels,
+    O: Clone + Send + Debug + 'static,
+{
+    type State = (NodeId, NodeId, O);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+        if let Some(node) = node_x {
+            let g = (self.x_grad)(x.clone(), weight.clone(), grad.clone(), options.clone());
+            grads.register::<B>(node.id, g);
+        }
+        if let Some(node) = node_weight {
+            let g = (self.weight_grad)(x, weight, grad, options);
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
+/// Runs `forward` on the inner backend and, when x or the weight is tracked, records
+/// [`ConvBackward`] with the checkpointed inputs.
+fn record<B, C, O>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    options: O,
+    forward: fn(FloatTensor<B>, FloatTensor<B>, O) -> FloatTensor<B>,
+    step: ConvBackward<B, O>,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: ConvKernels,
+    C: CheckpointStrategy,
+    O: Clone + Send + Debug + 'static,
+{
+    match step
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let out = forward(x.into_primitive(), weight.into_primitive(), options.clone());
+            prep.finish((x_state, weight_state, options), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            options,
+        )),
+    }
+}
+
 impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
     fn lab_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Conv2dBackward;
-
-        impl<B: ConvKernels> Backward<B, 2> for Conv2dBackward {
-            type State = (NodeId, NodeId, ConvOptions<2>);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state, options) = ops.state;
-                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-                let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
-                if let Some(node) = node_x {
-                    let g = B::lab_conv2d_x_backward(
-                        x.clone(),
-                        weight.clone(),
-                        grad.clone(),
-                        options.clone(),
-                    );
-                    grads.register::<B>(node.id, g);
-                }
-                if let Some(node) = node_weight {
-                    let g = B::lab_conv2d_weight_backward(x, weight, grad, options);
-                    grads.register::<B>(node.id, g);
-                }
-            }
-        }
-
-        match Conv2dBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let out =
-                    B::lab_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
-                prep.finish((x_state, weight_state, options), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::lab_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
+        let step = ConvBackward {
+            x_grad: B::lab_conv2d_x_backward,
+            weight_grad: B::lab_conv2d_weight_backward,
+        };
+        record::<B, C, _>(x, weight, options, B::lab_conv2d, step)
     }
 
     fn lab_conv_transpose2d(
@@ -75,58 +109,13 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvTranspose2dBackward;
-
-        impl<B: ConvKernels> Backward<B, 2> for ConvTranspose2dBackward {
-            type State = (NodeId, NodeId, ConvTransposeOptions<2>);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state, options) = ops.state;
-                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
-                let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
-                if let Some(node) = node_x {
-                    let g = B::lab_conv_transpose2d_x_backward(
-                        weight.clone(),
-                        grad.clone(),
-                        options.clone(),
-                    );
-                    grads.register::<B>(node.id, g);
-                }
-                if let Some(node) = node_weight {
-                    let g = B::lab_conv_transpose2d_weight_backward(x, weight, grad, options);
-                    grads.register::<B>(node.id, g);
-                }
-            }
-        }
-
-        match ConvTranspose2dBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let out = B::lab_conv_transpose2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    options.clone(),
-                );
-                prep.finish((x_state, weight_state, options), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::lab_conv_transpose2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
+        let step = ConvBackward {
+            // The input gradient of a transposed convolution does not depend on x.
+            x_grad: |_x, weight, grad, options| {
+                B::lab_conv_transpose2d_x_backward(weight, grad, options)
+            },
+            weight_grad: B::lab_conv_transpose2d_weight_backward,
+        };
+        record::<B, C, _>(x, weight, options, B::lab_conv_transpose2d, step)
     }
 }

@@ -6,6 +6,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use burn::tensor::Gradients;
 use latentlab::kernels;
 use latentlab::model::ModelSpec;
 use rand::{RngExt, SeedableRng};
@@ -47,8 +48,41 @@ fn assert_close<const D: usize>(what: &str, case: &Case, ours: Tensor<D>, burns:
     );
 }
 
-fn check_conv2d(case: Case) {
+/// Checks a layer's forward on random x and the gradients of x, weight and bias (of a random
+/// projection of the output) against burn's layer.
+fn check_layer<M: Module>(
+    what: &str,
+    case: &Case,
+    layer: &M,
+    ours: impl Fn(&M, Tensor<4>) -> Tensor<4>,
+    burns: impl Fn(&M, Tensor<4>) -> Tensor<4>,
+    params: impl Fn(&M, &Gradients) -> (Tensor<4>, Tensor<1>),
+) {
     let device = Device::flex().autodiff();
+    let x = Tensor::<4>::random(
+        [case.batch, case.c_in, case.side, case.side],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    )
+    .require_grad();
+    let (y_ours, y_burn) = (ours(layer, x.clone()), burns(layer, x.clone()));
+    assert_close(
+        &format!("{what} forward"),
+        case,
+        y_ours.clone(),
+        y_burn.clone(),
+    );
+    let r = Tensor::<4>::random(y_ours.dims(), Distribution::Normal(0.0, 1.0), &device);
+    let g_ours = (y_ours * r.clone()).sum().backward();
+    let g_burn = (y_burn * r).sum().backward();
+    let (x_ours, x_burn) = (x.grad(&g_ours).unwrap(), x.grad(&g_burn).unwrap());
+    assert_close(&format!("{what} x grad"), case, x_ours, x_burn);
+    let ((w_ours, b_ours), (w_burn, b_burn)) = (params(layer, &g_ours), params(layer, &g_burn));
+    assert_close(&format!("{what} weight grad"), case, w_ours, w_burn);
+    assert_close(&format!("{what} bias grad"), case, b_ours, b_burn);
+}
+
+fn check_conv2d(case: Case) {
     let layer = Conv2dConfig::new([case.c_in, case.c_out], [case.kernel; 2])
         .with_stride([case.stride; 2])
         .with_padding(PaddingConfig2d::Explicit(
@@ -57,83 +91,36 @@ fn check_conv2d(case: Case) {
             case.padding,
             case.padding,
         ))
-        .init(&device);
-    let x = Tensor::<4>::random(
-        [case.batch, case.c_in, case.side, case.side],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    )
-    .require_grad();
-    let ours = kernels::conv2d(&layer, x.clone());
-    let burns = layer.forward(x.clone());
-    assert_close("conv2d forward", &case, ours.clone(), burns.clone());
-    // A random projection of the output, so every output element gets its own gradient.
-    let r = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-    let g_ours = (ours * r.clone()).sum().backward();
-    let g_burn = (burns * r).sum().backward();
-    assert_close(
-        "conv2d x grad",
+        .init(&Device::flex().autodiff());
+    check_layer(
+        "conv2d",
         &case,
-        x.grad(&g_ours).unwrap(),
-        x.grad(&g_burn).unwrap(),
-    );
-    assert_close(
-        "conv2d weight grad",
-        &case,
-        layer.weight.grad(&g_ours).unwrap(),
-        layer.weight.grad(&g_burn).unwrap(),
-    );
-    let bias = layer.bias.as_ref().unwrap();
-    assert_close(
-        "conv2d bias grad",
-        &case,
-        bias.grad(&g_ours).unwrap(),
-        bias.grad(&g_burn).unwrap(),
+        &layer,
+        kernels::conv2d,
+        |l, x| l.forward(x),
+        |l, g| {
+            let bias = l.bias.as_ref().unwrap();
+            (l.weight.grad(g).unwrap(), bias.grad(g).unwrap())
+        },
     );
 }
 
 fn check_conv_transpose2d(case: Case) {
-    let device = Device::flex().autodiff();
     let layer = ConvTranspose2dConfig::new([case.c_in, case.c_out], [case.kernel; 2])
         .with_stride([case.stride; 2])
         .with_padding([case.padding; 2])
         .with_padding_out([case.padding_out; 2])
-        .init(&device);
-    let x = Tensor::<4>::random(
-        [case.batch, case.c_in, case.side, case.side],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    )
-    .require_grad();
-    let ours = kernels::conv_transpose2d(&layer, x.clone());
-    let burns = layer.forward(x.clone());
-    assert_close(
-        "conv_transpose2d forward",
+        .init(&Device::flex().autodiff());
+    check_layer(
+        "conv_transpose2d",
         &case,
-        ours.clone(),
-        burns.clone(),
-    );
-    let r = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-    let g_ours = (ours * r.clone()).sum().backward();
-    let g_burn = (burns * r).sum().backward();
-    assert_close(
-        "conv_transpose2d x grad",
-        &case,
-        x.grad(&g_ours).unwrap(),
-        x.grad(&g_burn).unwrap(),
-    );
-    assert_close(
-        "conv_transpose2d weight grad",
-        &case,
-        layer.weight.grad(&g_ours).unwrap(),
-        layer.weight.grad(&g_burn).unwrap(),
-    );
-    let bias = layer.bias.as_ref().unwrap();
-    assert_close(
-        "conv_transpose2d bias grad",
-        &case,
-        bias.grad(&g_ours).unwrap(),
-        bias.grad(&g_burn).unwrap(),
+        &layer,
+        kernels::conv_transpose2d,
+        |l, x| l.forward(x),
+        |l, g| {
+            let bias = l.bias.as_ref().unwrap();
+            (l.weight.grad(g).unwrap(), bias.grad(g).unwrap())
+        },
     );
 }
 
