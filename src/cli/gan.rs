@@ -143,6 +143,9 @@ fn load_spec(args: &GanArgs) -> CliResult<GanSpec> {
         spec.train.lr_g = lr;
         spec.train.lr_d = lr;
     }
+    if args.run.lr_decay.is_some() {
+        spec.train.lr_decay = args.run.lr_decay;
+    }
     spec.validate()
         .map_err(|e| format!("GAN spec {}: {e}", spec.name))?;
     Ok(spec)

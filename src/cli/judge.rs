@@ -49,6 +49,9 @@ pub fn run(args: JudgeArgs) -> CliResult {
     if let Some(lr) = args.run.lr {
         spec.train.lr = lr;
     }
+    if args.run.lr_decay.is_some() {
+        spec.train.lr_decay = args.run.lr_decay;
+    }
     spec.validate().map_err(|e| format!("judge spec: {e}"))?;
     let data = args.run.load_data()?;
     let (train, val) = data.train_val(args.run.seed).map_err(|e| e.to_string())?;

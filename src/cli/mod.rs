@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Override the spec's learning rate.
     #[arg(long)]
     lr: Option<f64>,
+    /// Multiply the learning rate by this after every epoch (e.g. 0.85), overriding the spec's.
+    #[arg(long, value_name = "FACTOR")]
+    lr_decay: Option<f64>,
     #[arg(long, value_enum, default_value = "flex")]
     backend: Backend,
     #[arg(long, default_value_t = 42)]
@@ -116,6 +119,9 @@ impl RecipeArgs {
         }
         if let Some(lr) = run.lr {
             spec.train.lr = lr;
+        }
+        if run.lr_decay.is_some() {
+            spec.train.lr_decay = run.lr_decay;
         }
         if let Some(noise) = &self.noise {
             spec.train.noise = noise.clone();

@@ -1,5 +1,5 @@
 //! The study's corruptions, seeded and composable: uniform random noise, salt and pepper, a
-//! random hole and a random rotation. The page's corruption controls and denoising training use
+//! random hole and a random rotation; and a random shift (augmentation for the judge). The page's corruption controls and denoising training use
 //! this same code.
 
 use std::fmt;
@@ -24,6 +24,10 @@ pub enum Noise {
     /// RandomRotation(degrees): rotate by an angle from U(-degrees, degrees) about the centre
     /// (bilinear, zero outside).
     Rotation { degrees: f32 },
+    /// Shift(pixels): translate by whole pixels, dx and dy each from -pixels..=pixels (zero
+    /// where the image moved away): the augmentation that keeps a classifier from learning
+    /// where in the frame a stroke sits.
+    Shift { pixels: usize },
 }
 
 impl Noise {
@@ -59,6 +63,11 @@ impl Noise {
                 let angle = (rng.random::<f32>() * 2.0 - 1.0) * degrees.to_radians();
                 rotate(image, angle);
             }
+            Noise::Shift { pixels } => {
+                let p = pixels.min(27) as i32;
+                let (dx, dy) = (rng.random_range(-p..=p), rng.random_range(-p..=p));
+                shift(image, dx, dy);
+            }
         }
     }
 }
@@ -88,6 +97,21 @@ fn rotate(image: &mut [f32], angle: f32) {
                 + at(x0, y0 + 1) * (1.0 - fx) * fy
                 + at(x0 + 1, y0 + 1) * fx * fy;
             image[y * 28 + x] = v.clamp(0.0, 1.0);
+        }
+    }
+}
+
+/// Moves a 28x28 image by (dx, dy) pixels; what moves in from outside is 0.
+fn shift(image: &mut [f32], dx: i32, dy: i32) {
+    let src = image.to_vec();
+    for y in 0..28i32 {
+        for x in 0..28i32 {
+            let (sx, sy) = (x - dx, y - dy);
+            image[(y * 28 + x) as usize] = if (0..28).contains(&sx) && (0..28).contains(&sy) {
+                src[(sy * 28 + sx) as usize]
+            } else {
+                0.0
+            };
         }
     }
 }
@@ -128,6 +152,7 @@ impl fmt::Display for NoiseStack {
                 Noise::SaltPepper { amount } => format!("snp:{amount}"),
                 Noise::Hole { size } => format!("hole:{size}"),
                 Noise::Rotation { degrees } => format!("rot:{degrees}"),
+                Noise::Shift { pixels } => format!("shift:{pixels}"),
             })
             .collect();
         write!(f, "{}", parts.join(","))
@@ -137,7 +162,8 @@ impl fmt::Display for NoiseStack {
 impl FromStr for NoiseStack {
     type Err = String;
 
-    /// Parses `kind:value` items separated by commas or `+`: urn, snp, hole, rot (or `none`).
+    /// Parses `kind:value` items separated by commas or `+`: urn, snp, hole, rot, shift (or
+    /// `none`).
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.is_empty() || s == "none" {
@@ -177,7 +203,14 @@ impl FromStr for NoiseStack {
                 "rot" | "rotation" => Noise::Rotation {
                     degrees: number("degrees")?,
                 },
-                other => return Err(format!("unknown noise '{other}' (urn, snp, hole, rot)")),
+                "shift" => Noise::Shift {
+                    pixels: number("pixels")?.round() as usize,
+                },
+                other => {
+                    return Err(format!(
+                        "unknown noise '{other}' (urn, snp, hole, rot, shift)"
+                    ));
+                }
             });
         }
         Ok(Self(out))
@@ -211,6 +244,9 @@ mod tests {
             ]
         );
         assert_eq!(stack.to_string(), "urn:0.7,snp:0.1");
+        let stack: NoiseStack = "rot:10,shift:2".parse().unwrap();
+        assert_eq!(stack.0[1], Noise::Shift { pixels: 2 });
+        assert_eq!(stack.to_string(), "rot:10,shift:2");
         assert_eq!("URN:2+snp:0.1".parse::<NoiseStack>().unwrap().0.len(), 2);
         assert!("none".parse::<NoiseStack>().unwrap().is_empty());
         assert!("urn".parse::<NoiseStack>().is_err());
@@ -232,6 +268,7 @@ mod tests {
             "hole:9",
             "rot:45",
             "urn:0.7,snp:0.1,hole:5,rot:20",
+            "shift:3",
         ] {
             let stack: NoiseStack = spec.parse().unwrap();
             let clean: Vec<f32> = digit().repeat(3);
@@ -288,5 +325,26 @@ mod tests {
         let mut img = clean.clone();
         rotate(&mut img, std::f32::consts::FRAC_PI_2);
         assert!((img[13 * 28 + 2] - 0.9).abs() < 1e-4 && (img[2 * 28 + 13] - 0.1).abs() < 1e-4);
+
+        // A shift moves every pixel by (dx, dy) and fills what comes in with 0.
+        let mut img = clean.clone();
+        shift(&mut img, 2, -1);
+        for y in 0..28usize {
+            for x in 0..28usize {
+                let want = if x >= 2 && y < 27 {
+                    clean[(y + 1) * 28 + x - 2]
+                } else {
+                    0.0
+                };
+                assert_eq!(img[y * 28 + x], want, "({x}, {y})");
+            }
+        }
+        // Random shifts stay within the bound and keep the pixels' values.
+        for _ in 0..20 {
+            let mut img = clean.clone();
+            Noise::Shift { pixels: 2 }.apply(&mut img, &mut rng);
+            let kept: Vec<f32> = img.iter().copied().filter(|&p| p > 0.0).collect();
+            assert!(kept.len() >= 26 * 26 && kept.iter().all(|v| clean.contains(v)));
+        }
     }
 }

@@ -257,12 +257,11 @@ impl Window {
     }
 
     /// Visits every (im2col row segment, image row segment) pair that overlaps: `f(col_range,
-    /// image_start, stride)` for columns `ox` in `col_range` reading image index
-    /// `image_start + (ox - col_range.start) * stride`. Positions outside the image are skipped
-    /// (zero in im2col, dropped in col2im).
+    /// image_start, stride)` for im2col entries `col_range.start..` (in a matrix whose rows are
+    /// `ld` apart) reading image index `image_start + (entry - col_range.start) * stride`.
+    /// Positions outside the image are skipped (zero in im2col, dropped in col2im).
     #[inline(always)]
-    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
-        let l = self.positions();
+    fn for_each_run(&self, ld: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
         for ci in 0..self.c {
             for ki in 0..self.kh {
                 let (ylo, yhi) = Self::valid(self.oh, self.h, self.sh, ki, self.ph);
@@ -271,7 +270,7 @@ impl Window {
                     if xlo >= xhi {
                         continue;
                     }
-                    let row = ((ci * self.kh + ki) * self.kw + kj) * l;
+                    let row = ((ci * self.kh + ki) * self.kw + kj) * ld;
                     for oy in ylo..yhi {
                         let iy = oy * self.sh + ki - self.ph;
                         let col = row + oy * self.ow + xlo;
@@ -283,10 +282,11 @@ impl Window {
         }
     }
 
-    /// `cols = im2col(image)`, `[rows, positions]`.
-    fn im2col(&self, image: &[f32], cols: &mut [f32]) {
-        cols.fill(0.0);
+    /// Writes `im2col(image)` into `cols` (rows `ld` apart, this image's columns from the start
+    /// of the slice). Entries of positions outside the image are left as they are (zero).
+    fn im2col(&self, image: &[f32], cols: &mut [f32], ld: usize) {
         self.for_each_run(
+            ld,
             #[inline(always)]
             |col, pixel, len, stride| {
                 let dst = &mut cols[col..col + len];
@@ -303,9 +303,11 @@ impl Window {
         );
     }
 
-    /// `image += col2im(cols)`: each column's values summed back onto the pixels it read.
-    fn col2im(&self, cols: &[f32], image: &mut [f32]) {
+    /// `image += col2im(cols)` (layout as in [`Window::im2col`]): each column's values summed
+    /// back onto the pixels it read.
+    fn col2im(&self, cols: &[f32], ld: usize, image: &mut [f32]) {
         self.for_each_run(
+            ld,
             #[inline(always)]
             |col, pixel, len, stride| {
                 let src = &cols[col..col + len];
@@ -321,61 +323,132 @@ impl Window {
             },
         );
     }
+
+    /// How many samples one GEMM covers: their im2col matrices side by side make at least
+    /// [`GROUP_COLUMNS`] columns. One tiny GEMM per sample (e.g. 8 x 9 by 9 x 196 in `basic`)
+    /// would cost more in call overhead and packing than in arithmetic.
+    fn group(&self) -> usize {
+        GROUP_COLUMNS.div_ceil(self.positions().max(1))
+    }
+}
+
+/// The width (im2col columns) a group of samples is made up to: see [`Window::group`].
+const GROUP_COLUMNS: usize = 1024;
+
+/// Samples `first..first + g` of `src` (`[n, a_rows, l]`) side by side as `[a_rows, g * l]`.
+fn gather(src: &[f32], a_rows: usize, l: usize, first: usize, g: usize, out: &mut [f32]) {
+    let per = a_rows * l;
+    for j in 0..g {
+        let sample = &src[(first + j) * per..(first + j + 1) * per];
+        for (r, row) in sample.chunks_exact(l).enumerate() {
+            out[r * g * l + j * l..][..l].copy_from_slice(row);
+        }
+    }
+}
+
+/// The inverse of [`gather`]: `[a_rows, g * l]` back to `g` samples of `[a_rows, l]`.
+fn scatter(grouped: &[f32], a_rows: usize, l: usize, g: usize, out: &mut [f32]) {
+    let per = a_rows * l;
+    for j in 0..g {
+        let sample = &mut out[j * per..(j + 1) * per];
+        for (r, row) in sample.chunks_exact_mut(l).enumerate() {
+            row.copy_from_slice(&grouped[r * g * l + j * l..][..l]);
+        }
+    }
+}
+
+/// The im2col matrices of `g` images side by side: `[rows, g * l]`.
+fn unfold_group(win: &Window, images: &[f32], first: usize, g: usize, cols: &mut [f32]) {
+    let (l, per_image) = (win.positions(), win.pixels());
+    let cols = &mut cols[..win.rows() * g * l];
+    cols.fill(0.0);
+    for j in 0..g {
+        let image = &images[(first + j) * per_image..(first + j + 1) * per_image];
+        win.im2col(image, &mut cols[j * l..], g * l);
+    }
 }
 
 /// Per sample: `out[n] = A · im2col(images[n])`, A `[a_rows, win.rows()]`; returns
-/// `[n, a_rows, positions]`.
+/// `[n, a_rows, positions]`. Samples are taken [`Window::group`] at a time: one GEMM
+/// `A · [im2col(x_1) .. im2col(x_g)]`, its columns then scattered to the samples.
 fn unfold_matmul(images: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
-    let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
+    let (rows, l) = (win.rows(), win.positions());
     let per_out = a_rows * l;
     let mut out = vec![0.0; n * per_out];
     for_sample_blocks(&mut out, n, per_out, |first, block| {
-        let mut cols = vec![0.0; rows * l];
-        for (j, y) in block.chunks_mut(per_out).enumerate() {
-            let s = first + j;
-            win.im2col(&images[s * per_image..(s + 1) * per_image], &mut cols);
-            matmul(y, (a_rows, l, rows), (a, rows, 1), (&cols, l, 1), false);
+        let count = block.len() / per_out.max(1);
+        let g_max = win.group().min(count).max(1);
+        let mut cols = vec![0.0; rows * g_max * l];
+        let mut y = vec![0.0; a_rows * g_max * l];
+        for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
+            let g = outs.len() / per_out;
+            let s = first + gi * g_max;
+            unfold_group(win, images, s, g, &mut cols);
+            matmul(
+                &mut y,
+                (a_rows, g * l, rows),
+                (a, rows, 1),
+                (&cols, g * l, 1),
+                false,
+            );
+            scatter(&y, a_rows, l, g, outs);
         }
     });
     out
 }
 
 /// Per sample: `images[n] = col2im(Aᵀ · src[n])`, A `[a_rows, win.rows()]`, src
-/// `[n, a_rows, positions]`; returns `[n, c, h, w]` of the window's image.
+/// `[n, a_rows, positions]`; returns `[n, c, h, w]` of the window's image. Grouped as in
+/// [`unfold_matmul`].
 fn matmul_fold(src: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
     let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
-    let per_src = a_rows * l;
     let mut out = vec![0.0; n * per_image];
     for_sample_blocks(&mut out, n, per_image, |first, block| {
-        let mut cols = vec![0.0; rows * l];
-        for (j, image) in block.chunks_mut(per_image).enumerate() {
-            let s = first + j;
-            let src = &src[s * per_src..(s + 1) * per_src];
+        let count = block.len() / per_image.max(1);
+        let g_max = win.group().min(count).max(1);
+        let mut cols = vec![0.0; rows * g_max * l];
+        let mut grouped = vec![0.0; a_rows * g_max * l];
+        for (gi, images) in block.chunks_mut(g_max * per_image).enumerate() {
+            let g = images.len() / per_image;
+            gather(src, a_rows, l, first + gi * g_max, g, &mut grouped);
             // Aᵀ: element (i, k) is a[k * rows + i].
             matmul(
                 &mut cols,
-                (rows, l, a_rows),
+                (rows, g * l, a_rows),
                 (a, 1, rows),
-                (src, l, 1),
+                (&grouped, g * l, 1),
                 false,
             );
-            win.col2im(&cols, image);
+            for (j, image) in images.chunks_mut(per_image).enumerate() {
+                win.col2im(&cols[j * l..], g * l, image);
+            }
         }
     });
     out
 }
 
 /// `Σ_n src[n] · im2col(images[n])ᵀ`, src `[n, a_rows, positions]`; returns `[a_rows, rows]`.
+/// Grouped as in [`unfold_matmul`]: one GEMM per group sums over its samples' columns.
 fn outer_unfold(src: &[f32], images: &[f32], a_rows: usize, win: &Window, n: usize) -> Vec<f32> {
-    let (rows, l, per_image) = (win.rows(), win.positions(), win.pixels());
-    let per_src = a_rows * l;
+    let (rows, l) = (win.rows(), win.positions());
     sum_over_blocks(n, a_rows * rows, |samples, acc| {
-        let mut cols = vec![0.0; rows * l];
-        for s in samples {
-            win.im2col(&images[s * per_image..(s + 1) * per_image], &mut cols);
-            let src = &src[s * per_src..(s + 1) * per_src];
-            // im2col(image)ᵀ: element (k, j) is cols[j * l + k].
-            matmul(acc, (a_rows, rows, l), (src, l, 1), (&cols, 1, l), true);
+        let g_max = win.group().min(samples.len()).max(1);
+        let mut cols = vec![0.0; rows * g_max * l];
+        let mut grouped = vec![0.0; a_rows * g_max * l];
+        let mut s = samples.start;
+        while s < samples.end {
+            let g = g_max.min(samples.end - s);
+            unfold_group(win, images, s, g, &mut cols);
+            gather(src, a_rows, l, s, g, &mut grouped);
+            // [im2col(x_1) .. im2col(x_g)]ᵀ: element (k, j) is cols[j * g * l + k].
+            matmul(
+                acc,
+                (a_rows, rows, g * l),
+                (&grouped, g * l, 1),
+                (&cols, 1, g * l),
+                true,
+            );
+            s += g;
         }
     })
 }

@@ -145,6 +145,8 @@ impl SpecForm {
             train: TrainSpec {
                 loss: self.loss,
                 lr: number("learning rate", &self.lr)?,
+                // The editor has no schedule field: a spec from it trains at a constant rate.
+                lr_decay: None,
                 weight_decay: number("weight decay", &self.weight_decay)?,
                 batch_size: number("batch size", &self.batch_size)?,
                 epochs: number("epochs", &self.epochs)?,

@@ -113,6 +113,9 @@ pub struct GanTrain {
     pub optimizer: GanOptimizer,
     pub lr_g: f64,
     pub lr_d: f64,
+    /// Both learning rates are multiplied by this after every epoch; `None`: constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<f64>,
     pub batch_size: usize,
     pub epochs: usize,
     /// The generator learns on every `u_g`-th batch, the discriminator on every `u_d`-th (the
@@ -229,6 +232,11 @@ impl GanSpec {
                 return train(format!("{what} must be a positive number, not {lr}"));
             }
         }
+        if let Some(d) = t.lr_decay
+            && !(d.is_finite() && d > 0.0 && d <= 1.0)
+        {
+            return train(format!("lr_decay {d} must be in (0, 1]"));
+        }
         if t.batch_size == 0 || t.u_g == 0 || t.u_d == 0 {
             return train("batch_size, u_g and u_d must be at least 1".into());
         }
@@ -293,6 +301,7 @@ impl GanSpec {
                 optimizer,
                 lr_g: lr,
                 lr_d: lr,
+                lr_decay: None,
                 batch_size: best.train.batch_size,
                 epochs: 20,
                 u_g,
@@ -365,6 +374,7 @@ impl GanSpec {
                 optimizer,
                 lr_g: lr,
                 lr_d: lr,
+                lr_decay: None,
                 batch_size: 64,
                 epochs: 30,
                 u_g,

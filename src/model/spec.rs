@@ -80,6 +80,10 @@ impl LossKind {
 pub struct TrainSpec {
     pub loss: LossKind,
     pub lr: f64,
+    /// A step-exponential schedule: the learning rate is multiplied by this after every epoch
+    /// (epoch e trains at lr x decay^(e-1)). `None`: a constant rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<f64>,
     pub weight_decay: f64,
     pub batch_size: usize,
     pub epochs: usize,
@@ -441,6 +445,11 @@ impl TrainSpec {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("learning rate {} must be positive", self.lr));
         }
+        if let Some(d) = self.lr_decay
+            && !(d.is_finite() && d > 0.0 && d <= 1.0)
+        {
+            return bad(format!("learning-rate decay {d} must be in (0, 1]"));
+        }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
                 "weight decay {} must be zero or positive",
@@ -524,12 +533,17 @@ impl ModelSpec {
             train: TrainSpec {
                 loss: LossKind::Bce,
                 lr: 1e-3,
+                // 1e-3 falling to 1e-4 by epoch 15: three hand-run passes at 1e-3, 3e-4 and
+                // 1e-4 reached 99.17%, a schedule does it in one run.
+                lr_decay: Some(0.85),
                 weight_decay: 0.0,
                 batch_size: 128,
-                epochs: 15,
-                patience: Some(4),
+                epochs: 24,
+                patience: Some(6),
                 iterations: 1,
-                noise: "rot:10".parse().expect("a valid noise string"),
+                // Rotations and shifts: without the shifts the judge overfit (train loss 0.006,
+                // validation 0.041, 99.09% test accuracy after 21 epochs).
+                noise: "rot:10,shift:2".parse().expect("a valid noise string"),
                 pruning: None,
             },
         }
@@ -556,6 +570,7 @@ impl ModelSpec {
             train: TrainSpec {
                 loss: LossKind::Mse,
                 lr: 1e-3,
+                lr_decay: None,
                 weight_decay: 1e-5,
                 batch_size: 256,
                 epochs: 100,
@@ -588,6 +603,7 @@ impl ModelSpec {
             train: TrainSpec {
                 loss: LossKind::Bce,
                 lr: 2.89e-3,
+                lr_decay: None,
                 weight_decay: 6.51e-7,
                 batch_size: 383,
                 // Early stopping decides; the cap only bounds a run that keeps improving.

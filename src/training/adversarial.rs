@@ -382,6 +382,8 @@ pub struct Adversarial {
     sampler: Sampler,
     optim_g: ModuleOptimizer,
     optim_d: ModuleOptimizer,
+    /// The spec's learning rates, and the ones this epoch uses (scheduled).
+    base_lr: (f64, f64),
     lr_g: f64,
     lr_d: f64,
     /// Current update periods (adapted with `balance`).
@@ -453,6 +455,7 @@ impl Adversarial {
             sampler: Sampler::new(spec, seed),
             optim_g: optimizer(t.optimizer),
             optim_d: optimizer(t.optimizer),
+            base_lr: (t.lr_g, t.lr_d),
             lr_g: t.lr_g,
             lr_d: t.lr_d,
             u_g: t.u_g,
@@ -534,6 +537,11 @@ impl Learner for Adversarial {
 
     fn loss_names(&self) -> &'static [&'static str] {
         &["d", "g"]
+    }
+
+    fn schedule(&mut self, lr_factor: f64) {
+        self.lr_g = self.base_lr.0 * lr_factor;
+        self.lr_d = self.base_lr.1 * lr_factor;
     }
 
     /// Only a judge's score ranks generators; the discriminator's loss does not.

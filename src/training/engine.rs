@@ -22,6 +22,8 @@ use crate::model::{GanSpec, TrainSpec};
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitSettings {
     pub lr: f64,
+    /// The learning rate(s) are multiplied by this after every epoch (1: constant).
+    pub lr_decay: f64,
     pub weight_decay: f64,
     pub batch_size: usize,
     pub epochs: usize,
@@ -39,6 +41,7 @@ impl FitSettings {
     pub fn from_spec(train: &TrainSpec, seed: u64) -> Self {
         Self {
             lr: train.lr,
+            lr_decay: train.lr_decay.unwrap_or(1.0),
             weight_decay: train.weight_decay,
             batch_size: train.batch_size,
             epochs: train.epochs,
@@ -55,6 +58,7 @@ impl FitSettings {
     pub fn for_gan(spec: &GanSpec, seed: u64) -> Self {
         Self {
             lr: spec.train.lr_g,
+            lr_decay: spec.train.lr_decay.unwrap_or(1.0),
             weight_decay: 0.0,
             batch_size: spec.train.batch_size,
             epochs: spec.train.epochs,
@@ -100,6 +104,9 @@ pub trait Learner {
     }
     /// Hears the mean losses of each read-back window (e.g. to balance two nets' updates).
     fn observe(&mut self, _window_means: &[f64]) {}
+    /// Before each epoch: the factor (the settings' `lr_decay` to the power of the epochs done)
+    /// the learner scales its base learning rate(s) by.
+    fn schedule(&mut self, lr_factor: f64);
     /// One optimisation step on the batch `images[indices]` (`device`: the autodiff device).
     /// Returns the updated model and the batch's mean losses, detached, as a tensor with one
     /// element per name in [`Learner::loss_names`].
@@ -135,6 +142,7 @@ pub fn adam(settings: &FitSettings) -> ModuleOptimizer {
 pub struct Supervised<'o, O> {
     pub objective: &'o mut O,
     optim: ModuleOptimizer,
+    base_lr: f64,
     lr: f64,
 }
 
@@ -143,6 +151,7 @@ impl<'o, O: Objective> Supervised<'o, O> {
         Self {
             objective,
             optim: adam(settings),
+            base_lr: settings.lr,
             lr: settings.lr,
         }
     }
@@ -150,6 +159,10 @@ impl<'o, O: Objective> Supervised<'o, O> {
 
 impl<O: Objective> Learner for Supervised<'_, O> {
     type Model = O::Model;
+
+    fn schedule(&mut self, lr_factor: f64) {
+        self.lr = self.base_lr * lr_factor;
+    }
 
     fn step(
         &mut self,
@@ -414,6 +427,7 @@ where
     let mut stop = StopReason::Completed;
 
     'epochs: for epoch in 1..=settings.epochs {
+        learner.schedule(settings.lr_decay.powi(epoch as i32 - 1));
         let started = Instant::now();
         let batches = order.epoch();
         let n_batches = batches.len();

@@ -252,3 +252,51 @@ fn a_hook_can_cancel() {
     assert_eq!(out.stop, StopReason::Cancelled);
     assert!(out.history.is_empty());
 }
+
+/// Largest absolute difference between two weight vectors.
+fn max_change(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn the_learning_rate_decays_per_epoch() {
+    let _rng = rng_shared();
+    // With a decay of 1e-6 the second epoch trains at lr x 1e-6: Adam's steps (about lr each)
+    // then barely move the weights, while at a constant rate they move as much as in epoch 1.
+    let run = |decay: Option<f64>| {
+        let mut spec = ModelSpec::basic();
+        spec.train.batch_size = 64;
+        spec.train.patience = None;
+        spec.train.lr_decay = decay;
+        let (train, val) = subset(640);
+        let device = Device::flex();
+        device.seed(4);
+        let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+        let mut settings = FitSettings::from_spec(&spec.train, 4);
+        settings.epochs = 2;
+        let mut snapshots = Snapshots::default();
+        pollster::block_on(fit(
+            model,
+            &mut Reconstruction::for_spec(&spec.train, 0),
+            &train,
+            &val,
+            &settings,
+            &device,
+            &mut snapshots,
+        ));
+        max_change(&snapshots.0[0], &snapshots.0[1])
+    };
+    let constant = run(None);
+    let decayed = run(Some(1e-6));
+    assert!(
+        constant > 1e-4,
+        "epoch 2 at a constant rate moved weights by {constant}"
+    );
+    assert!(
+        decayed < 1e-6,
+        "epoch 2 at lr x 1e-6 moved weights by {decayed}"
+    );
+}

@@ -21,6 +21,7 @@ use crate::common::{mnist, rng_shared};
 fn settings(batch_size: usize, epochs: usize) -> FitSettings {
     FitSettings {
         lr: 2e-4,
+        lr_decay: 1.0,
         weight_decay: 0.0,
         batch_size,
         epochs,

@@ -140,7 +140,9 @@ fn preset_layers_match_burn() {
                 padding: conv.padding,
                 padding_out: shape.output_padding,
                 side,
-                batch: 5,
+                // More samples than one GEMM's group (6 at 14 x 14) in a thread's block, so
+                // full and partial groups both run.
+                batch: 13,
             };
             check_conv2d(case);
             let out_side = (side + 2 * conv.padding - conv.kernel) / conv.stride + 1;
@@ -185,6 +187,29 @@ fn random_layers_match_burn() {
             check_conv_transpose2d(case);
         }
         checked += 1;
+    }
+}
+
+/// Large images: a group holds one to three samples (kernels group samples up to 1,024 im2col
+/// columns), so a batch of 7 makes full and partial groups in each thread's block.
+#[test]
+fn grouped_samples_match_burn() {
+    let _rng = rng_shared();
+    for (side, stride, kernel, padding) in
+        [(20, 1, 3, 1), (30, 1, 3, 1), (41, 1, 2, 0), (33, 2, 4, 2)]
+    {
+        let case = Case {
+            c_in: 2,
+            c_out: 3,
+            kernel,
+            stride,
+            padding,
+            padding_out: 0,
+            side,
+            batch: 7,
+        };
+        check_conv2d(case);
+        check_conv_transpose2d(case);
     }
 }
 
