@@ -11,7 +11,7 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{BatchOrder, Images, NoiseStack, images_to_tensor, mnist::PIXELS};
-use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, Generator, LossKind};
+use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, GanSpec, Generator, LossKind};
 use crate::training::adversarial::classes_to_tensor;
 use crate::training::{Reconstruction, evaluate};
 
@@ -57,16 +57,16 @@ pub async fn encode_images(encoder: &Encoder, images: &Images, device: &Device) 
 /// generator, the digit of each; n x 784 values in (0, 1).
 pub async fn generate(
     generator: &Generator,
-    noise: &[f32],
-    noise_dim: usize,
+    (noise, noise_dim, truncation): (&[f32], usize, f64),
     classes: Option<&[usize]>,
     device: &Device,
 ) -> Vec<f32> {
     let n = noise.len() / noise_dim.max(1);
-    let z = Tensor::from_data(
-        TensorData::new(noise[..n * noise_dim].to_vec(), [n, noise_dim]),
-        device,
-    );
+    let z: Vec<f32> = noise[..n * noise_dim]
+        .iter()
+        .map(|v| v * truncation as f32)
+        .collect();
+    let z = Tensor::from_data(TensorData::new(z, [n, noise_dim]), device);
     let classes = classes.map(|c| classes_to_tensor(&c[..n], device));
     read_floats(generator.forward(z, classes)).await
 }
@@ -76,20 +76,24 @@ pub async fn generate(
 pub struct SampleGrid {
     noise: Vec<f32>,
     noise_dim: usize,
+    truncation: f64,
     classes: Option<Vec<usize>>,
 }
 
 impl SampleGrid {
     pub const SIZE: usize = 100;
 
-    /// Noise for every cell from `seed`; one row per digit when `conditional`.
-    pub fn new(noise_dim: usize, conditional: bool, seed: u64) -> Self {
+    /// Noise for every cell from `seed` (scaled by the spec's truncation when drawn); one row
+    /// per digit for a conditional GAN.
+    pub fn new(spec: &GanSpec, seed: u64) -> Self {
+        let (noise_dim, conditional) = (spec.noise, spec.kind.conditional());
         let seeds: Vec<u64> = (0..Self::SIZE as u64)
             .map(|i| seed.wrapping_add(i))
             .collect();
         Self {
             noise: crate::training::adversarial::noise_for_seeds(&seeds, noise_dim),
             noise_dim,
+            truncation: spec.truncation,
             classes: conditional.then(|| (0..Self::SIZE).map(|i| i / 10).collect()),
         }
     }
@@ -98,8 +102,7 @@ impl SampleGrid {
     pub async fn pixels(&self, generator: &Generator, device: &Device) -> Vec<f32> {
         generate(
             generator,
-            &self.noise,
-            self.noise_dim,
+            (&self.noise, self.noise_dim, self.truncation),
             self.classes.as_deref(),
             device,
         )

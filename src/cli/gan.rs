@@ -11,8 +11,9 @@ use super::files::{self, METRICS_FILE};
 use super::judge::DEFAULT_JUDGE_DIR;
 use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs};
+use crate::data::Images;
 use crate::inference::SampleGrid;
-use crate::model::{Classifier, Gan, GanKind, GanSpec};
+use crate::model::{Classifier, Gan, GanKind, GanSpec, Generator};
 use crate::quality::{Quality, Reference};
 use crate::render;
 use crate::training::{
@@ -44,6 +45,10 @@ pub struct GanArgs {
     /// real reference takes twice as many.
     #[arg(long, default_value_t = 1000)]
     judge_n: usize,
+    /// The noise's scale when digits are drawn to judge or show (the truncation trick; the
+    /// spec's, 1 in the presets). Training always draws N(0, 1).
+    #[arg(long)]
+    truncation: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -78,7 +83,7 @@ impl GridFiles {
     fn new(dir: &Path, spec: &GanSpec, seed: u64, device: &Device) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            grid: SampleGrid::new(spec.noise, spec.kind.conditional(), seed),
+            grid: SampleGrid::new(spec, seed),
             device: device.clone(),
             error: None,
         }
@@ -145,6 +150,9 @@ fn load_spec(args: &GanArgs) -> CliResult<GanSpec> {
     }
     if args.run.lr_decay.is_some() {
         spec.train.lr_decay = args.run.lr_decay;
+    }
+    if let Some(t) = args.truncation {
+        spec.truncation = t;
     }
     spec.validate()
         .map_err(|e| format!("GAN spec {}: {e}", spec.name))?;
@@ -230,27 +238,13 @@ pub fn run(args: GanArgs) -> CliResult {
 
     // The kept generator judged against test digits, from fresh noise.
     let test_quality = match &learner.scorer {
-        Some(scorer) => {
-            let reference = pollster::block_on(Reference::new(
-                &scorer.judge,
-                &data.test,
-                args.judge_n,
-                seed,
-                &device,
-            ))?;
-            let test = Scorer {
-                judge: scorer.judge.clone(),
-                reference,
-                reports: Vec::new(),
-            };
-            let mut sampler = Sampler::new(&spec, seed ^ 0x7e57);
-            Some(pollster::block_on(test.judge(
-                &mut sampler,
-                &model.generator,
-                args.judge_n,
-                &device,
-            )))
-        }
+        Some(scorer) => Some(judge_on_test(
+            &scorer.judge,
+            &data.test,
+            (&model.generator, &spec),
+            (args.judge_n, seed),
+            &device,
+        )?),
         None => None,
     };
     pollster::block_on(hooks.grid.write(&model, SAMPLES_FILE))?;
@@ -287,4 +281,28 @@ pub fn run(args: GanArgs) -> CliResult {
         );
     }
     Ok(())
+}
+
+/// `n` digits of `generator` (drawn at the spec's truncation, from a stream of `seed`) judged
+/// against as many test digits: what `gan` reports at the end and `score` prints.
+pub fn judge_on_test(
+    judge: &Classifier,
+    test: &Images,
+    (generator, spec): (&Generator, &GanSpec),
+    (n, seed): (usize, u64),
+    device: &Device,
+) -> CliResult<Quality> {
+    let reference = pollster::block_on(Reference::new(judge, test, n, seed, device))?;
+    let scorer = Scorer {
+        judge: judge.clone(),
+        reference,
+        reports: Vec::new(),
+    };
+    let mut sampler = Sampler::new(spec, seed ^ 0x7e57);
+    Ok(pollster::block_on(scorer.judge(
+        &mut sampler,
+        generator,
+        n,
+        device,
+    )))
 }

@@ -68,8 +68,7 @@ pub fn run(args: GenerateArgs) -> CliResult {
     );
     let pixels = pollster::block_on(inference::generate(
         &model.generator,
-        &noise,
-        spec.noise,
+        (&noise, spec.noise, spec.truncation),
         classes.as_deref(),
         &device,
     ));

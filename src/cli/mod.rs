@@ -14,6 +14,7 @@ mod judge;
 mod latent;
 mod plot;
 mod progress;
+mod score;
 mod serve;
 mod table2;
 mod train;
@@ -179,6 +180,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Train the judge: a digit classifier from scratch that scores generated digits.
     Judge(judge::JudgeArgs),
+    /// The judge's scores of a trained GAN against test digits (optionally at another truncation).
+    Score(score::ScoreArgs),
     /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -201,6 +204,7 @@ pub fn main() -> ExitCode {
         Command::Gan(args) => gan::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Judge(args) => judge::run(args),
+        Command::Score(args) => score::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,6 +62,40 @@ impl ConvKernels for Flex {
         tensor(dw, [o, win.c, win.kh, win.kw])
     }
 
+    fn lab_conv_transpose2d_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvTransposeOptions<2>,
+        wanted: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        let win = transpose_window(&x, &weight, &options).filter(|win| {
+            let gs = output_grad.shape();
+            gs.num_dims() == 4 && [gs[1], gs[2], gs[3]] == [win.c, win.h, win.w]
+        });
+        let (Some(win), [true, true]) = (win, wanted) else {
+            // One gradient (or a shape these kernels leave to burn): nothing to share.
+            let dx = wanted[0].then(|| {
+                Self::lab_conv_transpose2d_x_backward(
+                    weight.clone(),
+                    output_grad.clone(),
+                    options.clone(),
+                )
+            });
+            let dw = wanted[1].then(|| {
+                Self::lab_conv_transpose2d_weight_backward(x, weight, output_grad, options)
+            });
+            return (dx, dw);
+        };
+        let (n, c_in) = (x.shape()[0], x.shape()[1]);
+        let (x, weight, grad) = (contiguous(x), contiguous(weight), contiguous(output_grad));
+        let (dx, dw) = unfold_both(f32s(&grad), f32s(&weight), f32s(&x), c_in, &win, n);
+        (
+            Some(tensor(dx, [n, c_in, win.oh, win.ow])),
+            Some(tensor(dw, [c_in, win.c, win.kh, win.kw])),
+        )
+    }
+
     fn lab_conv_transpose2d(
         x: FlexTensor,
         weight: FlexTensor,
@@ -357,14 +391,21 @@ fn scatter(grouped: &[f32], a_rows: usize, l: usize, g: usize, out: &mut [f32]) 
     }
 }
 
-/// The im2col matrices of `g` images side by side: `[rows, g * l]`.
-fn unfold_group(win: &Window, images: &[f32], first: usize, g: usize, cols: &mut [f32]) {
+/// The im2col matrices of images `first..first + g` side by side, `[rows, ld]` with
+/// `ld >= g * l` (columns past `g * l` stay zero).
+fn unfold_group(
+    win: &Window,
+    images: &[f32],
+    (first, g): (usize, usize),
+    cols: &mut [f32],
+    ld: usize,
+) {
     let (l, per_image) = (win.positions(), win.pixels());
-    let cols = &mut cols[..win.rows() * g * l];
+    let cols = &mut cols[..win.rows() * ld];
     cols.fill(0.0);
     for j in 0..g {
         let image = &images[(first + j) * per_image..(first + j + 1) * per_image];
-        win.im2col(image, &mut cols[j * l..], g * l);
+        win.im2col(image, &mut cols[j * l..], ld);
     }
 }
 
@@ -383,7 +424,7 @@ fn unfold_matmul(images: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usiz
         for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
             let g = outs.len() / per_out;
             let s = first + gi * g_max;
-            unfold_group(win, images, s, g, &mut cols);
+            unfold_group(win, images, (s, g), &mut cols, g * l);
             matmul(
                 &mut y,
                 (a_rows, g * l, rows),
@@ -438,7 +479,7 @@ fn outer_unfold(src: &[f32], images: &[f32], a_rows: usize, win: &Window, n: usi
         let mut s = samples.start;
         while s < samples.end {
             let g = g_max.min(samples.end - s);
-            unfold_group(win, images, s, g, &mut cols);
+            unfold_group(win, images, (s, g), &mut cols, g * l);
             gather(src, a_rows, l, s, g, &mut grouped);
             // [im2col(x_1) .. im2col(x_g)]ᵀ: element (k, j) is cols[j * g * l + k].
             matmul(
@@ -451,6 +492,55 @@ fn outer_unfold(src: &[f32], images: &[f32], a_rows: usize, win: &Window, n: usi
             s += g;
         }
     })
+}
+
+/// Both gradients of a transposed convolution from one unfold of its output gradient per
+/// group: `dx[n] = W · im2col(gy[n])` ([`unfold_matmul`]) and `dW = Σ x[n] · im2col(gy[n])ᵀ`
+/// ([`outer_unfold`]); W and x have `c_in` rows. Returns (dx `[n, c_in, l]`, dW `[c_in, rows]`).
+fn unfold_both(
+    gy: &[f32],
+    w: &[f32],
+    x: &[f32],
+    c_in: usize,
+    win: &Window,
+    n: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let (rows, l) = (win.rows(), win.positions());
+    let (per_out, chunk) = (c_in * l, block_len(n));
+    let mut dx = vec![0.0; n * per_out];
+    if dx.is_empty() {
+        return (dx, vec![0.0; c_in * rows]);
+    }
+    let items: Vec<_> = dx.chunks_mut(chunk * per_out).collect();
+    let partials = run_all(items, |b, block| {
+        let g_max = win.group().min(block.len() / per_out).max(1);
+        let mut cols = vec![0.0; rows * g_max * l];
+        let mut y = vec![0.0; c_in * g_max * l];
+        let mut xs = vec![0.0; c_in * g_max * l];
+        let mut dw = vec![0.0; c_in * rows];
+        for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
+            let (s, g) = (b * chunk + gi * g_max, outs.len() / per_out);
+            unfold_group(win, gy, (s, g), &mut cols, g * l);
+            matmul(
+                &mut y,
+                (c_in, g * l, rows),
+                (w, rows, 1),
+                (&cols, g * l, 1),
+                false,
+            );
+            scatter(&y, c_in, l, g, outs);
+            gather(x, c_in, l, s, g, &mut xs);
+            matmul(
+                &mut dw,
+                (c_in, rows, g * l),
+                (&xs, g * l, 1),
+                (&cols, 1, g * l),
+                true,
+            );
+        }
+        dw
+    });
+    (dx, sum(partials, c_in * rows))
 }
 
 /// `dst[m x n] (+)= lhs[m x k] · rhs[k x n]`; `dst` is row-major and contiguous, the operands
@@ -508,17 +598,46 @@ fn matmul(
     }
 }
 
-/// How many blocks the batch is cut into: one per thread natively, one in wasm.
-fn blocks(n: usize) -> usize {
+/// How many samples each thread's block holds: the batch cut into one block per thread
+/// natively, one block in wasm.
+fn block_len(n: usize) -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     let threads = rayon::current_num_threads();
     #[cfg(target_arch = "wasm32")]
     let threads = 1;
-    threads.clamp(1, n.max(1))
+    n.div_ceil(threads.clamp(1, n.max(1))).max(1)
 }
 
-/// Runs `work(first_sample, block)` on consecutive blocks of samples of `out` (`per` floats per
-/// sample), in parallel natively.
+/// `work(index, item)` for every item, in parallel natively (rayon), in order in wasm; the
+/// results in the items' order.
+fn run_all<T: Send, R: Send>(items: Vec<T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        items
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, item)| work(i, item))
+            .collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| work(i, item))
+        .collect()
+}
+
+/// The element-wise sum of `partials` (`len` floats each).
+fn sum(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    partials.into_iter().fold(vec![0.0; len], |mut acc, p| {
+        acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+        acc
+    })
+}
+
+/// Runs `work(first_sample, block)` on each thread's block of samples of `out` (`per` floats
+/// per sample).
 fn for_sample_blocks(
     out: &mut [f32],
     n: usize,
@@ -528,48 +647,26 @@ fn for_sample_blocks(
     if out.is_empty() {
         return;
     }
-    let chunk = n.div_ceil(blocks(n));
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(chunk * per)
-            .enumerate()
-            .for_each(|(i, block)| work(i * chunk, block));
-    }
-    #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(chunk * per)
-        .enumerate()
-        .for_each(|(i, block)| work(i * chunk, block));
+    let chunk = block_len(n);
+    run_all(out.chunks_mut(chunk * per).collect(), |b, block| {
+        work(b * chunk, block)
+    });
 }
 
-/// Sums `work(samples, partial)` over blocks of samples, each block into its own zeroed partial
-/// of `len` floats, in parallel natively.
+/// Sums `work(samples, partial)` over each thread's block of samples, each block into its own
+/// zeroed partial of `len` floats.
 fn sum_over_blocks(
     n: usize,
     len: usize,
     work: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let chunk = n.div_ceil(blocks(n)).max(1);
-    let run = |b: usize| {
+    let chunk = block_len(n);
+    let partials = run_all((0..n.div_ceil(chunk)).collect(), |_, b| {
         let mut partial = vec![0.0; len];
         work(b * chunk..((b + 1) * chunk).min(n), &mut partial);
         partial
-    };
-    let add = |mut a: Vec<f32>, b: Vec<f32>| {
-        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-        a
-    };
-    let count = n.div_ceil(chunk);
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        (0..count)
-            .into_par_iter()
-            .map(run)
-            .reduce(|| vec![0.0; len], add)
-    }
-    #[cfg(target_arch = "wasm32")]
-    (0..count).map(run).fold(vec![0.0; len], add)
+    });
+    sum(partials, len)
 }
 
 fn contiguous(t: FlexTensor) -> FlexTensor {
@@ -586,6 +683,6 @@ fn f32s(t: &FlexTensor) -> &[f32] {
         .expect("conv kernels: a contiguous f32 tensor")
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }

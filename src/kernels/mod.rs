@@ -83,6 +83,27 @@ pub trait ConvKernels: Backend {
     ) -> FloatTensor<Self> {
         Self::conv_transpose2d_weight_backward(x, weight, output_grad, options)
     }
+
+    /// Both gradients of [`Self::lab_conv_transpose2d`], each only where `wanted` ([x, weight])
+    /// asks for it. Flex unfolds the output gradient once for the two.
+    fn lab_conv_transpose2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+        wanted: [bool; 2],
+    ) -> (Option<FloatTensor<Self>>, Option<FloatTensor<Self>>) {
+        let dx = wanted[0].then(|| {
+            Self::lab_conv_transpose2d_x_backward(
+                weight.clone(),
+                output_grad.clone(),
+                options.clone(),
+            )
+        });
+        let dw = wanted[1]
+            .then(|| Self::lab_conv_transpose2d_weight_backward(x, weight, output_grad, options));
+        (dx, dw)
+    }
 }
 
 /// The GPU backends keep burn's convolutions: the default bodies.

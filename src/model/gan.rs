@@ -173,6 +173,11 @@ pub struct GanSpec {
     /// (see `training/adversarial.rs`).
     #[serde(default)]
     pub minibatch_std: bool,
+    /// The noise's scale when digits are drawn to judge or to show (`generate`, the sample grid,
+    /// the page): the truncation trick, below 1 trading variety for cleaner digits. Training
+    /// always draws N(0, 1).
+    #[serde(default = "one")]
+    pub truncation: f64,
     pub train: GanTrain,
 }
 
@@ -231,6 +236,12 @@ impl GanSpec {
             if !(lr.is_finite() && lr > 0.0) {
                 return train(format!("{what} must be a positive number, not {lr}"));
             }
+        }
+        if !(self.truncation.is_finite() && self.truncation > 0.0) {
+            return train(format!(
+                "truncation {} must be a positive number",
+                self.truncation
+            ));
         }
         if let Some(d) = t.lr_decay
             && !(d.is_finite() && d > 0.0 && d <= 1.0)
@@ -297,6 +308,7 @@ impl GanSpec {
             batch_norm: false,
             leak: 0.0,
             minibatch_std: false,
+            truncation: 1.0,
             train: GanTrain {
                 optimizer,
                 lr_g: lr,
@@ -370,6 +382,7 @@ impl GanSpec {
             batch_norm: true,
             leak: 0.2,
             minibatch_std: kind.conditional(),
+            truncation: 1.0,
             train: GanTrain {
                 optimizer,
                 lr_g: lr,

@@ -76,6 +76,8 @@ pub fn noise_for_seeds(seeds: &[u64], dim: usize) -> Vec<f32> {
 pub struct Sampler {
     pub noise: usize,
     pub conditional: bool,
+    /// The spec's truncation: the scale of the noise of digits drawn to judge.
+    truncation: f32,
     rng: ChaCha8Rng,
 }
 
@@ -84,6 +86,7 @@ impl Sampler {
         Self {
             noise: spec.noise,
             conditional: spec.kind.conditional(),
+            truncation: spec.truncation as f32,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
@@ -95,7 +98,7 @@ impl Sampler {
     }
 
     /// Images in (0, 1) from `generator` for the given digits (conditional generators; None:
-    /// unconditional), from fresh noise.
+    /// unconditional), from fresh noise scaled by the truncation.
     pub fn generate(
         &mut self,
         generator: &Generator,
@@ -103,7 +106,7 @@ impl Sampler {
         classes: Option<&[usize]>,
         device: &Device,
     ) -> Tensor<4> {
-        let noise = self.noise(n, device);
+        let noise = self.noise(n, device) * self.truncation;
         generator.forward(noise, classes.map(|c| classes_to_tensor(c, device)))
     }
 

@@ -85,12 +85,72 @@ fn impossible_gan_specs_are_refused() {
     spec.noise = 0;
     assert!(spec.validate().is_err());
     let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.truncation = 0.0;
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("truncation")
+    );
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.train.lr_decay = Some(1.5);
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("lr_decay")
+    );
+    let mut spec = GanSpec::ours(GanKind::Acgan);
     spec.train.class_weight = -1.0;
     assert!(
         spec.validate()
             .unwrap_err()
             .to_string()
             .contains("class_weight")
+    );
+}
+
+/// The truncation trick scales the noise of drawn digits (and only that): drawing noise z at
+/// truncation 0.5 gives what z / 2 gives at 1, and the same sampler stream at another truncation
+/// draws other digits.
+#[test]
+fn truncation_scales_the_noise_of_drawn_digits() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    device.seed(3);
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    let gan = Gan::new(&spec, &device).unwrap();
+    let z = latentlab::training::adversarial::noise_for_seeds(&[1, 2, 3, 4], spec.noise);
+    let half: Vec<f32> = z.iter().map(|v| v * 0.5).collect();
+    let classes = [0, 3, 6, 9];
+    let draw = |noise: &[f32], truncation: f64| {
+        pollster::block_on(latentlab::inference::generate(
+            &gan.generator,
+            (noise, spec.noise, truncation),
+            Some(&classes),
+            &device,
+        ))
+    };
+    let (a, b) = (draw(&z, 0.5), draw(&half, 1.0));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+    assert!(
+        a.iter()
+            .zip(draw(&z, 1.0))
+            .any(|(x, y)| (x - y).abs() > 1e-3)
+    );
+    // The judge's sampler draws at the spec's truncation.
+    let sample = |spec: &GanSpec| {
+        let mut sampler = latentlab::training::Sampler::new(spec, 9);
+        let images = sampler.generate(&gan.generator, 4, Some(&classes), &device);
+        images.into_data().try_to_vec::<f32>().unwrap()
+    };
+    let full = sample(&spec);
+    spec.truncation = 0.5;
+    let truncated = sample(&spec);
+    assert!(
+        full.iter()
+            .zip(&truncated)
+            .any(|(x, y)| (x - y).abs() > 1e-3)
     );
 }
 

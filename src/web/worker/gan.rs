@@ -73,7 +73,7 @@ impl Worker {
         settings.read_every = self.read_every();
         let mut hooks = GanHooks {
             worker: self.clone(),
-            grid: SampleGrid::new(spec.noise, kind.conditional(), seed),
+            grid: SampleGrid::new(&spec, seed),
             device: device.clone(),
         };
         let outcome = train(
@@ -118,7 +118,7 @@ impl Worker {
         &self,
         class: Option<usize>,
         n: usize,
-    ) -> Result<(Gan, usize, Option<Vec<usize>>), String> {
+    ) -> Result<(Gan, (usize, f64), Option<Vec<usize>>), String> {
         let gan = self.gan.borrow();
         let Some(active) = gan.as_ref() else {
             return Err("no GAN in use: train one or choose a saved one".into());
@@ -130,16 +130,24 @@ impl Worker {
             (true, None) => Some((0..n).map(|i| i % CLASSES).collect()),
             (false, _) => None,
         };
-        Ok((active.model.clone(), active.spec.noise, classes))
+        Ok((
+            active.model.clone(),
+            (active.spec.noise, active.spec.truncation),
+            classes,
+        ))
     }
 
     pub(super) async fn generated(&self, id: u64, class: Option<usize>, noise: Vec<f32>, n: usize) {
         match self.gan_and_classes(class, n) {
-            Ok((gan, dim, classes)) => {
+            Ok((gan, (dim, truncation), classes)) => {
                 let device = self.device();
-                let images =
-                    inference::generate(&gan.generator, &noise, dim, classes.as_deref(), &device)
-                        .await;
+                let images = inference::generate(
+                    &gan.generator,
+                    (&noise, dim, truncation),
+                    classes.as_deref(),
+                    &device,
+                )
+                .await;
                 self.post(Response::Generated { id, images });
             }
             Err(e) => self.error(e),
