@@ -409,6 +409,29 @@ fn unfold_group(
     }
 }
 
+/// One group of [`unfold_matmul`]: the outputs `outs` of samples `first..` (as many as fit)
+/// from their images unfolded side by side into `cols` and one GEMM into `y` (both scratch).
+fn unfold_matmul_group(
+    win: &Window,
+    images: &[f32],
+    (a, a_rows): (&[f32], usize),
+    first: usize,
+    (cols, y): (&mut [f32], &mut [f32]),
+    outs: &mut [f32],
+) {
+    let (rows, l) = (win.rows(), win.positions());
+    let g = outs.len() / (a_rows * l).max(1);
+    unfold_group(win, images, (first, g), cols, g * l);
+    matmul(
+        y,
+        (a_rows, g * l, rows),
+        (a, rows, 1),
+        (cols, g * l, 1),
+        false,
+    );
+    scatter(y, a_rows, l, g, outs);
+}
+
 /// Per sample: `out[n] = A · im2col(images[n])`, A `[a_rows, win.rows()]`; returns
 /// `[n, a_rows, positions]`. Samples are taken [`Window::group`] at a time: one GEMM
 /// `A · [im2col(x_1) .. im2col(x_g)]`, its columns then scattered to the samples.
@@ -422,17 +445,8 @@ fn unfold_matmul(images: &[f32], a: &[f32], a_rows: usize, win: &Window, n: usiz
         let mut cols = vec![0.0; rows * g_max * l];
         let mut y = vec![0.0; a_rows * g_max * l];
         for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
-            let g = outs.len() / per_out;
             let s = first + gi * g_max;
-            unfold_group(win, images, (s, g), &mut cols, g * l);
-            matmul(
-                &mut y,
-                (a_rows, g * l, rows),
-                (a, rows, 1),
-                (&cols, g * l, 1),
-                false,
-            );
-            scatter(&y, a_rows, l, g, outs);
+            unfold_matmul_group(win, images, (a, a_rows), s, (&mut cols, &mut y), outs);
         }
     });
     out
@@ -520,15 +534,7 @@ fn unfold_both(
         let mut dw = vec![0.0; c_in * rows];
         for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
             let (s, g) = (b * chunk + gi * g_max, outs.len() / per_out);
-            unfold_group(win, gy, (s, g), &mut cols, g * l);
-            matmul(
-                &mut y,
-                (c_in, g * l, rows),
-                (w, rows, 1),
-                (&cols, g * l, 1),
-                false,
-            );
-            scatter(&y, c_in, l, g, outs);
+            unfold_matmul_group(win, gy, (w, c_in), s, (&mut cols, &mut y), outs);
             gather(x, c_in, l, s, g, &mut xs);
             matmul(
                 &mut dw,

@@ -210,12 +210,14 @@ impl GanSpec {
 
     /// Checks the spec: both nets' shapes, sizes, and the training settings.
     pub fn validate(&self) -> Result<(), SpecError> {
-        self.discriminator_arch().shapes()?;
-        self.generator_arch().shapes()?;
         let train = |m: String| Err(SpecError::Train(m));
+        // Before the shapes: with no noise the generator's input layer has no width, which the
+        // shape check would report as a latent size instead of naming this field.
         if self.noise == 0 {
             return train("the noise needs at least 1 dimension".into());
         }
+        self.discriminator_arch().shapes()?;
+        self.generator_arch().shapes()?;
         if self.kind.conditional() == (self.conditioning == Conditioning::None) {
             return train(format!(
                 "a {} generator {} a class (conditioning {:?})",

@@ -65,49 +65,28 @@ fn every_kind_builds_and_has_the_right_shapes() {
     }
 }
 
+/// `change` applied to the preset of `kind` makes a spec whose error mentions `needle`.
+fn refused(kind: GanKind, change: impl Fn(&mut GanSpec), needle: &str) {
+    let mut spec = GanSpec::ours(kind);
+    change(&mut spec);
+    let error = spec.validate().expect_err(needle).to_string();
+    assert!(error.contains(needle), "{needle}: {error}");
+}
+
 #[test]
 fn impossible_gan_specs_are_refused() {
-    let mut spec = GanSpec::ours(GanKind::Acgan);
-    spec.conditioning = latentlab::model::Conditioning::None;
-    assert!(
-        spec.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("needs a class")
+    use GanKind::{Acgan, Gan};
+    refused(
+        Acgan,
+        |s| s.conditioning = Conditioning::None,
+        "needs a class",
     );
-    let mut spec = GanSpec::ours(GanKind::Gan);
-    spec.train.lr_d = f64::NAN;
-    assert!(spec.validate().unwrap_err().to_string().contains("lr_d"));
-    let mut spec = GanSpec::ours(GanKind::Gan);
-    spec.arch.conv[0].kernel = 40;
-    assert!(spec.validate().is_err(), "a kernel larger than the image");
-    let mut spec = GanSpec::ours(GanKind::Gan);
-    spec.noise = 0;
-    assert!(spec.validate().is_err());
-    let mut spec = GanSpec::ours(GanKind::Acgan);
-    spec.truncation = 0.0;
-    assert!(
-        spec.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("truncation")
-    );
-    let mut spec = GanSpec::ours(GanKind::Acgan);
-    spec.train.lr_decay = Some(1.5);
-    assert!(
-        spec.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("lr_decay")
-    );
-    let mut spec = GanSpec::ours(GanKind::Acgan);
-    spec.train.class_weight = -1.0;
-    assert!(
-        spec.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("class_weight")
-    );
+    refused(Gan, |s| s.train.lr_d = f64::NAN, "lr_d");
+    refused(Gan, |s| s.arch.conv[0].kernel = 40, "kernel");
+    refused(Gan, |s| s.noise = 0, "noise");
+    refused(Acgan, |s| s.truncation = 0.0, "truncation");
+    refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
+    refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
 }
 
 /// The truncation trick scales the noise of drawn digits (and only that): drawing noise z at
