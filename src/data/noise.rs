@@ -1,6 +1,6 @@
 //! The study's corruptions, seeded and composable: uniform random noise, salt and pepper, a
-//! random hole and a random rotation; and a random shift (augmentation for the judge). The page's corruption controls and denoising training use
-//! this same code.
+//! random hole and a random rotation; and a random shift (augmentation for the judge). The
+//! page's corruption controls and denoising training use this same code.
 
 use std::fmt;
 use std::str::FromStr;

@@ -391,22 +391,37 @@ fn scatter(grouped: &[f32], a_rows: usize, l: usize, g: usize, out: &mut [f32]) 
     }
 }
 
-/// The im2col matrices of images `first..first + g` side by side, `[rows, ld]` with
-/// `ld >= g * l` (columns past `g * l` stay zero).
-fn unfold_group(
-    win: &Window,
-    images: &[f32],
-    (first, g): (usize, usize),
-    cols: &mut [f32],
-    ld: usize,
-) {
+/// The im2col matrices of images `first..first + g` side by side: `[rows, g * l]`.
+fn unfold_group(win: &Window, images: &[f32], (first, g): (usize, usize), cols: &mut [f32]) {
     let (l, per_image) = (win.positions(), win.pixels());
-    let cols = &mut cols[..win.rows() * ld];
+    let cols = &mut cols[..win.rows() * g * l];
     cols.fill(0.0);
     for j in 0..g {
         let image = &images[(first + j) * per_image..(first + j + 1) * per_image];
-        win.im2col(image, &mut cols[j * l..], ld);
+        win.im2col(image, &mut cols[j * l..], g * l);
     }
+}
+
+/// One group of a weight gradient: `acc += [src_1 .. src_g] · [im2col_1 .. im2col_g]ᵀ`, the
+/// samples `first..first + g` of src (`[n, a_rows, l]`) gathered into `grouped` (scratch) and
+/// `cols` their unfolded images from [`unfold_group`].
+fn accumulate_outer(
+    acc: &mut [f32],
+    (src, a_rows): (&[f32], usize),
+    (first, g): (usize, usize),
+    (cols, grouped): (&[f32], &mut [f32]),
+    win: &Window,
+) {
+    let (rows, l) = (win.rows(), win.positions());
+    gather(src, a_rows, l, first, g, grouped);
+    // [im2col(x_1) .. im2col(x_g)]ᵀ: element (k, j) is cols[j * g * l + k].
+    matmul(
+        acc,
+        (a_rows, rows, g * l),
+        (grouped, g * l, 1),
+        (cols, 1, g * l),
+        true,
+    );
 }
 
 /// One group of [`unfold_matmul`]: the outputs `outs` of samples `first..` (as many as fit)
@@ -421,7 +436,7 @@ fn unfold_matmul_group(
 ) {
     let (rows, l) = (win.rows(), win.positions());
     let g = outs.len() / (a_rows * l).max(1);
-    unfold_group(win, images, (first, g), cols, g * l);
+    unfold_group(win, images, (first, g), cols);
     matmul(
         y,
         (a_rows, g * l, rows),
@@ -493,16 +508,8 @@ fn outer_unfold(src: &[f32], images: &[f32], a_rows: usize, win: &Window, n: usi
         let mut s = samples.start;
         while s < samples.end {
             let g = g_max.min(samples.end - s);
-            unfold_group(win, images, (s, g), &mut cols, g * l);
-            gather(src, a_rows, l, s, g, &mut grouped);
-            // [im2col(x_1) .. im2col(x_g)]ᵀ: element (k, j) is cols[j * g * l + k].
-            matmul(
-                acc,
-                (a_rows, rows, g * l),
-                (&grouped, g * l, 1),
-                (&cols, 1, g * l),
-                true,
-            );
+            unfold_group(win, images, (s, g), &mut cols);
+            accumulate_outer(acc, (src, a_rows), (s, g), (&cols, &mut grouped), win);
             s += g;
         }
     })
@@ -535,14 +542,7 @@ fn unfold_both(
         for (gi, outs) in block.chunks_mut(g_max * per_out).enumerate() {
             let (s, g) = (b * chunk + gi * g_max, outs.len() / per_out);
             unfold_matmul_group(win, gy, (w, c_in), s, (&mut cols, &mut y), outs);
-            gather(x, c_in, l, s, g, &mut xs);
-            matmul(
-                &mut dw,
-                (c_in, rows, g * l),
-                (&xs, g * l, 1),
-                (&cols, 1, g * l),
-                true,
-            );
+            accumulate_outer(&mut dw, (x, c_in), (s, g), (&cols, &mut xs), win);
         }
         dw
     });
@@ -689,6 +689,6 @@ fn f32s(t: &FlexTensor) -> &[f32] {
         .expect("conv kernels: a contiguous f32 tensor")
 }
 
-fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }

@@ -245,11 +245,7 @@ impl GanSpec {
                 self.truncation
             ));
         }
-        if let Some(d) = t.lr_decay
-            && !(d.is_finite() && d > 0.0 && d <= 1.0)
-        {
-            return train(format!("lr_decay {d} must be in (0, 1]"));
-        }
+        super::spec::check_lr_decay(t.lr_decay).map_err(SpecError::Train)?;
         if t.batch_size == 0 || t.u_g == 0 || t.u_d == 0 {
             return train("batch_size, u_g and u_d must be at least 1".into());
         }

@@ -247,6 +247,17 @@ impl PruneSpec {
     }
 }
 
+/// A per-epoch learning-rate factor, if any, must be in (0, 1]: shared by autoencoder,
+/// classifier and GAN specs.
+pub(crate) fn check_lr_decay(decay: Option<f64>) -> Result<(), String> {
+    match decay {
+        Some(d) if !(d.is_finite() && d > 0.0 && d <= 1.0) => {
+            Err(format!("lr_decay {d} must be in (0, 1]"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn one() -> usize {
     1
 }
@@ -445,11 +456,7 @@ impl TrainSpec {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("learning rate {} must be positive", self.lr));
         }
-        if let Some(d) = self.lr_decay
-            && !(d.is_finite() && d > 0.0 && d <= 1.0)
-        {
-            return bad(format!("learning-rate decay {d} must be in (0, 1]"));
-        }
+        check_lr_decay(self.lr_decay).map_err(SpecError::Train)?;
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
                 "weight decay {} must be zero or positive",
