@@ -103,15 +103,16 @@ def bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-def d_loss(kind, real_label, real, fake, labels, classes):
+def d_loss(kind, real_label, real, fake, labels, classes, classify_fakes=True):
     if kind == "gan":
         return bce(real, real_label) + bce(fake, 0.0)
     if kind in ("wgan", "wgan-sn"):
         return fake.mean() - real.mean()
     if kind == "acgan-study":
         return F.cross_entropy(torch.cat([real, fake]), torch.cat([labels, torch.full_like(classes, 10)]))
-    return (bce(real[:, :1], real_label) + bce(fake[:, :1], 0.0)
-            + F.cross_entropy(torch.cat([real[:, 1:], fake[:, 1:]]), torch.cat([labels, classes])))
+    digits = (F.cross_entropy(torch.cat([real[:, 1:], fake[:, 1:]]), torch.cat([labels, classes]))
+              if classify_fakes else F.cross_entropy(real[:, 1:], labels))
+    return bce(real[:, :1], real_label) + bce(fake[:, :1], 0.0) + digits
 
 
 def g_loss(kind, fake, classes):
@@ -162,11 +163,12 @@ def main():
     state = {"step": 0, "loss_d": None}
 
     def step(x, y):
+        # One batch of fakes for both nets' steps, as latentlab's learner does.
+        fake, classes = sample(len(x))
         if state["step"] % t["u_d"] == 0:
-            with torch.no_grad():
-                fake, classes = sample(len(x))
-            out = disc(torch.cat([x, fake]))
-            loss_d = d_loss(kind, real_label, out[:len(x)], out[len(x):], y, classes)
+            out = disc(torch.cat([x, fake.detach()]))
+            loss_d = d_loss(kind, real_label, out[:len(x)], out[len(x):], y, classes,
+                            t.get("classify_fakes", True))
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -175,7 +177,6 @@ def main():
                     p.data.clamp_(-clip, clip)
             state["loss_d"] = loss_d
         if state["step"] % t["u_g"] == 0:
-            fake, classes = sample(len(x))
             for p in disc.parameters():
                 p.requires_grad_(False)
             loss_g = g_loss(kind, disc(fake), classes)

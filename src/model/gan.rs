@@ -138,6 +138,14 @@ pub struct GanTrain {
     /// to classify.
     #[serde(default = "one")]
     pub class_weight: f64,
+    /// Two-head ACGAN: the discriminator's digit head also learns the digits fakes were drawn
+    /// for (ACGAN's own loss); false: real digits only (`training/adversarial.rs`).
+    #[serde(default = "yes")]
+    pub classify_fakes: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> f64 {
@@ -320,6 +328,7 @@ impl GanSpec {
                 clip,
                 real_label: 1.0,
                 class_weight: 1.0,
+                classify_fakes: true,
             },
         }
     }
@@ -394,6 +403,7 @@ impl GanSpec {
                 clip,
                 real_label: if kind.wasserstein() { 1.0 } else { 0.9 },
                 class_weight: 1.0,
+                classify_fakes: true,
             },
         }
     }

@@ -19,8 +19,11 @@
 //!   second-order terms are not available and `wgan-gp` is not offered.
 //! - `acgan-study`: 11 logits [0..9, fake], cross-entropy: reals to their digit, fakes to 10;
 //!   G: fakes to the digit they were drawn for.
-//! - `acgan`: logit 0 real/fake (as `gan`), logits 1..=10 the digit (cross-entropy for reals and
-//!   fakes); G: BCE(z_fake, 1) + w CE(digit), w = `class_weight`.
+//! - `acgan`: logit 0 real/fake (as `gan`), logits 1..=10 the digit (cross-entropy for reals,
+//!   and for fakes to the digit they were drawn for when `classify_fakes`); G: BCE(z_fake, 1) +
+//!   w CE(digit), w = `class_weight`. Without `classify_fakes` the digit head is a classifier of
+//!   real digits only, so a fake earns its class by looking like real digits of it, not by
+//!   marks the head learnt from earlier fakes.
 //!
 //! With the minibatch standard deviation (`GanSpec::minibatch_std`) the discriminator compares
 //! how much groups of 4 images vary. For a conditional GAN each real batch is ordered by digit
@@ -125,78 +128,99 @@ pub fn classes_to_tensor(classes: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(c, [classes.len()]), device)
 }
 
-/// The discriminator's loss from its outputs on real digits (`labels`) and on fakes (drawn
-/// for `classes`, conditional GANs), each [n, outputs]; `real_label` is the real/fake target
-/// of real digits.
-pub fn discriminator_loss(
-    kind: GanKind,
-    real_label: f64,
-    real: Tensor<2>,
-    fake: Tensor<2>,
-    labels: Tensor<1, Int>,
-    classes: Option<Tensor<1, Int>>,
-) -> Tensor<1> {
-    let [n, cols] = real.dims();
-    let m = fake.dims()[0];
-    match kind {
-        GanKind::Gan => bce(real, real_label) + bce(fake, 0.0),
-        GanKind::Wgan | GanKind::WganSn => fake.mean() - real.mean(),
-        GanKind::AcganStudy => {
-            // One cross-entropy over both halves: reals to their digit, fakes to class 10.
-            let fake_class =
-                Tensor::<1, Int>::zeros([m], &labels.device()).add_scalar(CLASSES as i64);
-            cross_entropy(
-                Tensor::cat(vec![real, fake], 0),
-                Tensor::cat(vec![labels, fake_class], 0),
-            )
-        }
-        GanKind::Acgan => {
-            let classes = classes.expect("a conditional GAN draws classes");
-            let digits = Tensor::cat(
-                vec![
-                    real.clone().slice([0..n, 1..cols]),
-                    fake.clone().slice([0..m, 1..cols]),
-                ],
-                0,
-            );
-            bce(real.slice([0..n, 0..1]), real_label)
-                + bce(fake.slice([0..m, 0..1]), 0.0)
-                + cross_entropy(digits, Tensor::cat(vec![labels, classes], 0))
+/// How a batch's discriminator outputs become the two nets' losses (module docs, by kind).
+#[derive(Clone, Copy, Debug)]
+pub struct GanLosses {
+    pub kind: GanKind,
+    /// The real/fake target of real digits.
+    pub real_label: f64,
+    /// Two-head ACGAN: the weight of the generator's class term.
+    pub class_weight: f64,
+    /// Two-head ACGAN: whether the discriminator's digit head also learns the digits fakes were
+    /// drawn for (ACGAN's own loss), or real digits only.
+    pub classify_fakes: bool,
+}
+
+impl GanLosses {
+    /// The losses a spec asks for.
+    pub fn of(spec: &GanSpec) -> Self {
+        Self {
+            kind: spec.kind,
+            real_label: spec.train.real_label,
+            class_weight: spec.train.class_weight,
+            classify_fakes: spec.train.classify_fakes,
         }
     }
-}
 
-/// The generator's loss from the discriminator's outputs on its fakes [n, outputs] (drawn for
-/// `classes`, conditional GANs); `class_weight` weighs the two-head ACGAN's class term.
-pub fn generator_loss(
-    kind: GanKind,
-    class_weight: f64,
-    fake: Tensor<2>,
-    classes: Option<Tensor<1, Int>>,
-) -> Tensor<1> {
-    let [rows, cols] = fake.dims();
-    match kind {
-        GanKind::Gan => bce(fake, 1.0),
-        GanKind::Wgan | GanKind::WganSn => fake.mean().neg(),
-        GanKind::AcganStudy => cross_entropy(fake, classes.expect("a conditional GAN")),
-        GanKind::Acgan => {
-            bce(fake.clone().slice([0..rows, 0..1]), 1.0)
-                + cross_entropy(
-                    fake.slice([0..rows, 1..cols]),
-                    classes.expect("a conditional GAN"),
-                ) * class_weight
+    /// The plain losses of `kind`: real labels 1, class term weighed 1, fakes classified.
+    pub fn plain(kind: GanKind) -> Self {
+        Self {
+            kind,
+            real_label: 1.0,
+            class_weight: 1.0,
+            classify_fakes: true,
         }
     }
-}
 
-/// The two nets' losses for one batch.
-struct Losses {
-    kind: GanKind,
-    real_label: f64,
-    class_weight: f64,
-}
+    /// The discriminator's loss from its outputs on real digits (`labels`) and on fakes (drawn
+    /// for `classes`, conditional GANs), each [n, outputs].
+    pub fn discriminator_loss(
+        &self,
+        real: Tensor<2>,
+        fake: Tensor<2>,
+        labels: Tensor<1, Int>,
+        classes: Option<Tensor<1, Int>>,
+    ) -> Tensor<1> {
+        let [n, cols] = real.dims();
+        let m = fake.dims()[0];
+        match self.kind {
+            GanKind::Gan => bce(real, self.real_label) + bce(fake, 0.0),
+            GanKind::Wgan | GanKind::WganSn => fake.mean() - real.mean(),
+            GanKind::AcganStudy => {
+                // One cross-entropy over both halves: reals to their digit, fakes to class 10.
+                let fake_class =
+                    Tensor::<1, Int>::zeros([m], &labels.device()).add_scalar(CLASSES as i64);
+                cross_entropy(
+                    Tensor::cat(vec![real, fake], 0),
+                    Tensor::cat(vec![labels, fake_class], 0),
+                )
+            }
+            GanKind::Acgan => {
+                let real_fake = bce(real.clone().slice([0..n, 0..1]), self.real_label)
+                    + bce(fake.clone().slice([0..m, 0..1]), 0.0);
+                let real_digits = real.slice([0..n, 1..cols]);
+                let digits = if self.classify_fakes {
+                    let classes = classes.expect("a conditional GAN draws classes");
+                    cross_entropy(
+                        Tensor::cat(vec![real_digits, fake.slice([0..m, 1..cols])], 0),
+                        Tensor::cat(vec![labels, classes], 0),
+                    )
+                } else {
+                    cross_entropy(real_digits, labels)
+                };
+                real_fake + digits
+            }
+        }
+    }
 
-impl Losses {
+    /// The generator's loss from the discriminator's outputs on its fakes [n, outputs] (drawn
+    /// for `classes`, conditional GANs).
+    pub fn generator_loss(&self, fake: Tensor<2>, classes: Option<Tensor<1, Int>>) -> Tensor<1> {
+        let [rows, cols] = fake.dims();
+        match self.kind {
+            GanKind::Gan => bce(fake, 1.0),
+            GanKind::Wgan | GanKind::WganSn => fake.mean().neg(),
+            GanKind::AcganStudy => cross_entropy(fake, classes.expect("a conditional GAN")),
+            GanKind::Acgan => {
+                bce(fake.clone().slice([0..rows, 0..1]), 1.0)
+                    + cross_entropy(
+                        fake.slice([0..rows, 1..cols]),
+                        classes.expect("a conditional GAN"),
+                    ) * self.class_weight
+            }
+        }
+    }
+
     /// The discriminator's loss on `real` (digits `labels`) and `fake` (drawn for `classes`),
     /// in one forward pass over both.
     fn discriminator(
@@ -213,14 +237,7 @@ impl Losses {
         let [rows, cols] = out.dims();
         let real_out = out.clone().slice([0..n, 0..cols]);
         let fake_out = out.slice([n..rows, 0..cols]);
-        discriminator_loss(
-            self.kind,
-            self.real_label,
-            real_out,
-            fake_out,
-            labels,
-            classes,
-        )
+        self.discriminator_loss(real_out, fake_out, labels, classes)
     }
 
     /// The generator's loss from the discriminator's view of its `fake` images.
@@ -230,7 +247,7 @@ impl Losses {
         fake: Tensor<4>,
         classes: Option<Tensor<1, Int>>,
     ) -> Tensor<1> {
-        generator_loss(self.kind, self.class_weight, d.forward(fake), classes)
+        self.generator_loss(d.forward(fake), classes)
     }
 }
 
@@ -381,7 +398,7 @@ enum Constraint {
 
 /// The GAN learner: one batch is a discriminator step and/or a generator step.
 pub struct Adversarial {
-    losses: Losses,
+    losses: GanLosses,
     sampler: Sampler,
     optim_g: ModuleOptimizer,
     optim_d: ModuleOptimizer,
@@ -449,11 +466,7 @@ impl Adversarial {
             _ => Constraint::None,
         };
         Ok(Self {
-            losses: Losses {
-                kind: spec.kind,
-                real_label: t.real_label,
-                class_weight: t.class_weight,
-            },
+            losses: GanLosses::of(spec),
             paired: spec.minibatch_std && spec.kind.conditional(),
             sampler: Sampler::new(spec, seed),
             optim_g: optimizer(t.optimizer),
@@ -578,26 +591,29 @@ impl Learner for Adversarial {
         } else {
             indices
         };
-        if t.is_multiple_of(self.u_d) || self.last_d.is_none() {
+        let d_turn = t.is_multiple_of(self.u_d) || self.last_d.is_none();
+        let g_turn = t.is_multiple_of(self.u_g) || self.last_g.is_none();
+        // One batch of fakes serves both steps (as PyTorch's DCGAN example does): the
+        // discriminator learns from it detached, then the generator learns through the
+        // updated discriminator from the same graph (its own weights have not moved yet).
+        let classes = self.fake_classes(images, indices, device);
+        let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
+        if d_turn {
             let real = images_to_tensor(images, indices, device);
             let labels = labels_to_tensor(images, indices, device);
-            let classes = self.fake_classes(images, indices, device);
-            let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
             let loss = self.losses.discriminator(
                 &model.discriminator,
                 real,
                 labels,
-                fake.detach(),
-                classes,
+                fake.clone().detach(),
+                classes.clone(),
             );
             self.last_d = Some(loss.clone().detach());
             let grads = GradientsParams::from_grads(loss.backward(), &model.discriminator);
             let d = self.optim_d.step(self.lr_d, model.discriminator, grads);
             model.discriminator = self.constrain(d);
         }
-        if t.is_multiple_of(self.u_g) || self.last_g.is_none() {
-            let classes = self.fake_classes(images, indices, device);
-            let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
+        if g_turn {
             // The discriminator only passes the gradient through: its own weights need none.
             let critic = model.discriminator.clone().no_grad();
             let loss = self.losses.generator(&critic, fake, classes);

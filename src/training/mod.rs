@@ -9,9 +9,7 @@ pub mod objective;
 pub mod pruning;
 pub mod recipe;
 
-pub use adversarial::{
-    Adversarial, Sampler, Scorer, SpectralNorm, clip_weights, discriminator_loss, generator_loss,
-};
+pub use adversarial::{Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights};
 pub use bench::{Throughput, gan_throughput, train_throughput};
 pub use classify::{Classification, cross_entropy};
 pub use engine::{

@@ -12,8 +12,8 @@ use latentlab::model::{
 };
 use latentlab::quality::Reference;
 use latentlab::training::{
-    Adversarial, Classification, FitSettings, NoHooks, Scorer, SpectralNorm, StopReason,
-    clip_weights, discriminator_loss, fit, generator_loss, train,
+    Adversarial, Classification, FitSettings, GanLosses, NoHooks, Scorer, SpectralNorm, StopReason,
+    clip_weights, fit, train,
 };
 
 use crate::common::{mnist, rng_shared};
@@ -152,18 +152,14 @@ fn losses_on_hand_made_cases() {
     let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
 
     // GAN: undecided logits cost ln 2 per term; a sure, right discriminator costs ~0.
-    let d = discriminator_loss(
-        GanKind::Gan,
-        1.0,
+    let d = GanLosses::plain(GanKind::Gan).discriminator_loss(
         logits(&[&[0.0]], &device),
         logits(&[&[0.0]], &device),
         labels(),
         None,
     );
     close(value(d), 2.0 * ln2);
-    let d = discriminator_loss(
-        GanKind::Gan,
-        1.0,
+    let d = GanLosses::plain(GanKind::Gan).discriminator_loss(
         logits(&[&[20.0]], &device),
         logits(&[&[-20.0]], &device),
         labels(),
@@ -171,25 +167,19 @@ fn losses_on_hand_made_cases() {
     );
     close(value(d), 0.0);
     // Non-saturating: the generator's loss is -ln sigmoid(z) of its fakes.
-    let g = generator_loss(GanKind::Gan, 1.0, logits(&[&[-2.0]], &device), None);
+    let g = GanLosses::plain(GanKind::Gan).generator_loss(logits(&[&[-2.0]], &device), None);
     close(value(g), (1.0 + 2f64.exp()).ln());
 
     // WGAN: the critic's mean score on fakes minus on reals; the generator's is minus the fakes'.
-    let d = discriminator_loss(
-        GanKind::Wgan,
-        1.0,
+    let d = GanLosses::plain(GanKind::Wgan).discriminator_loss(
         logits(&[&[3.0], &[1.0]], &device),
         logits(&[&[-1.0], &[0.0]], &device),
         labels(),
         None,
     );
     close(value(d), -0.5 - 2.0);
-    let g = generator_loss(
-        GanKind::Wgan,
-        1.0,
-        logits(&[&[-1.0], &[0.0]], &device),
-        None,
-    );
+    let g =
+        GanLosses::plain(GanKind::Wgan).generator_loss(logits(&[&[-1.0], &[0.0]], &device), None);
     close(value(g), 0.5);
 
     // Two-head ACGAN: real/fake BCE plus the class cross-entropy, weighed for the generator.
@@ -201,37 +191,52 @@ fn losses_on_hand_made_cases() {
     ));
     // Uniform digit logits: the cross-entropy is ln 10.
     let g = |w| {
-        value(generator_loss(
-            GanKind::Acgan,
-            w,
-            logits(&[&fake], &device),
-            class.clone(),
-        ))
+        let losses = GanLosses {
+            class_weight: w,
+            ..GanLosses::plain(GanKind::Acgan)
+        };
+        value(losses.generator_loss(logits(&[&fake], &device), class.clone()))
     };
     close(g(1.0), ln2 + 10f64.ln());
     close(g(0.25), ln2 + 0.25 * 10f64.ln());
     close(g(0.0), ln2);
+
+    // Its discriminator: a sure real 3 and a sure fake with undecided digit logits. Classifying
+    // the fake as the 3 it was drawn for costs ln 10 over the two rows; real digits only, 0.
+    let mut real_three = vec![-20.0f32; CLASSES + 1];
+    real_three[0] = 20.0;
+    real_three[1 + 3] = 20.0;
+    let mut sure_fake = vec![0.0f32; CLASSES + 1];
+    sure_fake[0] = -20.0;
+    let d = |classify_fakes| {
+        let losses = GanLosses {
+            classify_fakes,
+            ..GanLosses::plain(GanKind::Acgan)
+        };
+        value(losses.discriminator_loss(
+            logits(&[&real_three], &device),
+            logits(&[&sure_fake], &device),
+            labels(),
+            class.clone(),
+        ))
+    };
+    close(d(true), 10f64.ln() / 2.0);
+    close(d(false), 0.0);
 
     // The study's ACGAN: 11-way cross-entropy, fakes to class 10.
     let mut sure = vec![-20.0f32; CLASSES + 1];
     sure[3] = 20.0;
     let mut fake_sure = vec![-20.0f32; CLASSES + 1];
     fake_sure[CLASSES] = 20.0;
-    let d = discriminator_loss(
-        GanKind::AcganStudy,
-        1.0,
+    let d = GanLosses::plain(GanKind::AcganStudy).discriminator_loss(
         logits(&[&sure], &device),
         logits(&[&fake_sure], &device),
         labels(),
         class.clone(),
     );
     close(value(d), 0.0);
-    let g = generator_loss(
-        GanKind::AcganStudy,
-        1.0,
-        logits(&[&fake_sure], &device),
-        class,
-    );
+    let g =
+        GanLosses::plain(GanKind::AcganStudy).generator_loss(logits(&[&fake_sure], &device), class);
     assert!(value(g) > 30.0, "a fake seen as fake is far from its digit");
 }
 
