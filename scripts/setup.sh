@@ -20,4 +20,5 @@ for component in clippy rustfmt; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+bash "$root/scripts/setup-search.sh"
 bash "$root/scripts/setup-data.sh"

@@ -4,7 +4,8 @@
 #      tooling (wasm-bindgen-cli, chromium, npm) and the wasm build
 #   2. meanwhile: formatting, then the native unit and integration tests, built with clippy's
 #      lints (warnings denied)
-#   3. the end-to-end browser test twice: without WebGPU (the CPU path) and with headless
+#   3. the search end to end (optuna with SQLite, then PostgreSQL with two workers)
+#   4. the end-to-end browser test twice: without WebGPU (the CPU path) and with headless
 #      Chromium's software WebGPU adapter (SwiftShader)
 # Natively everything builds in the release profile, the web app in the `web` profile, so burn
 # is compiled once per target.
@@ -40,6 +41,7 @@ web() {
 }
 
 step bash scripts/setup.sh
+search_python="${LATENTLAB_SEARCH_VENV:-$HOME/.cache/latentlab/optuna-venv}/bin/python"
 web_log=$(mktemp)
 web >"$web_log" 2>&1 &
 web_pid=$!
@@ -57,6 +59,7 @@ if [ "$web_status" != 0 ]; then
   echo "test: the web app's setup or build failed (above)" >&2
   exit "$web_status"
 fi
+step "$search_python" tests/search/test_search.py "$CARGO_TARGET_DIR/release/latentlab" data/mnist
 step node tests/e2e/app.mjs cpu
 step node tests/e2e/app.mjs webgpu
 echo "test: all passed in $((SECONDS - start)) s (screenshots in out/e2e/)"

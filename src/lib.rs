@@ -11,6 +11,7 @@ pub mod latent;
 pub mod model;
 pub mod quality;
 pub mod render;
+pub mod search;
 pub mod store;
 pub mod training;
 

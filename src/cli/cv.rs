@@ -11,8 +11,9 @@ use web_time::Instant;
 use super::files::{self, METRICS_FILE};
 use super::progress::TerminalProgress;
 use super::{CliResult, RecipeArgs, RunArgs, SpecArgs};
+use crate::data::Images;
 use crate::inference;
-use crate::model::Autoencoder;
+use crate::model::{Autoencoder, ModelSpec};
 use crate::training::{FitSettings, fit_spec};
 
 #[derive(clap::Args, Debug)]
@@ -31,15 +32,67 @@ pub struct CvArgs {
     out: Option<PathBuf>,
 }
 
+/// One fold's run.
 #[derive(Serialize)]
-struct Fold {
+pub struct Fold {
     fold: usize,
     train_images: usize,
     val_images: usize,
     epochs: usize,
     /// Validation loss of the weights kept for this fold.
-    val_loss: f64,
-    seconds: f64,
+    pub val_loss: f64,
+    pub seconds: f64,
+    /// Why the fold stopped on a NaN or infinite loss, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<String>,
+}
+
+/// Trains a fresh net of `spec` on every fold of `train` but `fold` (of `folds`) and validates
+/// on that one (seeded by the run's seed and the fold), with the run's progress and budget.
+pub fn train_fold(
+    spec: &ModelSpec,
+    train: &Images,
+    folds: usize,
+    fold: usize,
+    run: &RunArgs,
+    device: &Device,
+) -> CliResult<(Fold, Autoencoder)> {
+    let (fold_train, val) = train
+        .kfold(folds, fold, run.seed)
+        .map_err(|e| e.to_string())?;
+    let fold_seed = run.seed.wrapping_add(fold as u64);
+    device.seed(fold_seed);
+    let model =
+        Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
+    if !run.quiet {
+        eprintln!(
+            "fold {}/{}: {} train / {} validation images",
+            fold + 1,
+            folds,
+            fold_train.len(),
+            val.len()
+        );
+    }
+    let started = Instant::now();
+    let outcome = pollster::block_on(fit_spec(
+        model,
+        &spec.train,
+        &fold_train,
+        &val,
+        &run.budgeted(FitSettings::from_spec(&spec.train, fold_seed))?,
+        device,
+        TerminalProgress::new(run.quiet),
+    ));
+    let fold_result = Fold {
+        fold: fold + 1,
+        train_images: fold_train.len(),
+        val_images: val.len(),
+        epochs: outcome.history.len(),
+        val_loss: outcome.val_loss().unwrap_or(f64::INFINITY),
+        seconds: started.elapsed().as_secs_f64(),
+        diverged: outcome.divergence(),
+    };
+    Ok((fold_result, outcome.model.valid()))
 }
 
 #[derive(Serialize)]
@@ -71,50 +124,14 @@ pub fn run(args: CvArgs) -> CliResult {
     let mut folds = Vec::new();
     let mut best: Option<(f64, usize, Autoencoder)> = None;
     for fold in 0..args.folds {
-        let (train, val) = data
-            .train
-            .kfold(args.folds, fold, args.run.seed)
-            .map_err(|e| e.to_string())?;
-        let fold_seed = args.run.seed.wrapping_add(fold as u64);
-        device.seed(fold_seed);
-        let model =
-            Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
-        if !args.run.quiet {
-            eprintln!(
-                "fold {}/{}: {} train / {} validation images",
-                fold + 1,
-                args.folds,
-                train.len(),
-                val.len()
-            );
-        }
-        let fold_started = Instant::now();
-        let outcome = pollster::block_on(fit_spec(
-            model,
-            &spec.train,
-            &train,
-            &val,
-            &args
-                .run
-                .budgeted(FitSettings::from_spec(&spec.train, fold_seed))?,
-            &device,
-            TerminalProgress::new(args.run.quiet),
-        ));
-        if let Some(message) = outcome.divergence() {
+        let (result, model) = train_fold(&spec, &data.train, args.folds, fold, &args.run, &device)?;
+        if let Some(message) = &result.diverged {
             return Err(format!("fold {}: {message}", fold + 1));
         }
-        let val_loss = outcome.val_loss().unwrap_or(f64::INFINITY);
-        folds.push(Fold {
-            fold: fold + 1,
-            train_images: train.len(),
-            val_images: val.len(),
-            epochs: outcome.history.len(),
-            val_loss,
-            seconds: fold_started.elapsed().as_secs_f64(),
-        });
-        if best.as_ref().is_none_or(|b| val_loss < b.0) {
-            best = Some((val_loss, fold + 1, outcome.model.valid()));
+        if best.as_ref().is_none_or(|b| result.val_loss < b.0) {
+            best = Some((result.val_loss, fold + 1, model));
         }
+        folds.push(result);
     }
     let (_, best_fold, model) = best.ok_or("no folds ran")?;
     let losses: Vec<f64> = folds.iter().map(|f| f.val_loss).collect();

@@ -15,6 +15,7 @@ mod latent;
 mod plot;
 mod progress;
 mod score;
+mod search;
 mod serve;
 mod table2;
 mod train;
@@ -182,6 +183,11 @@ enum Command {
     Judge(judge::JudgeArgs),
     /// The judge's scores of a trained GAN against test digits (optionally at another truncation).
     Score(score::ScoreArgs),
+    /// The study's hyperparameter search (optuna: TPE, median pruner; SQLite or PostgreSQL).
+    Search(search::SearchArgs),
+    /// One trial of a search, driven over stdin/stdout by `python/search.py` (not for hands).
+    #[command(hide = true)]
+    SearchTrial(search::TrialArgs),
     /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -205,6 +211,8 @@ pub fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Judge(args) => judge::run(args),
         Command::Score(args) => score::run(args),
+        Command::Search(args) => search::run(args),
+        Command::SearchTrial(args) => search::run_trial(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::components::{
     data::DataPanel, draw::DrawView, finetune::FinetuneView, generate::GenerateView,
-    latent::LatentView, models::ModelsView, train::TrainView,
+    latent::LatentView, models::ModelsView, search::SearchView, train::TrainView,
 };
 use super::link;
 use super::protocol::{BackendKind, Request};
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
             <FinetuneView />
             <LatentView />
             <GenerateView />
+            <SearchView />
         </main>
     }
 }

@@ -54,6 +54,31 @@ pub struct NamedFile {
     pub bytes: ByteBuf,
 }
 
+/// Where a search's trial stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TrialState {
+    Running,
+    /// Every fold trained: the objective is set.
+    Complete,
+    /// The median rule stopped it after a fold.
+    Pruned,
+    /// Shape inference rejected the net (the reason); nothing trained.
+    Invalid(String),
+    /// The page stopped the search during this trial.
+    Stopped,
+}
+
+/// One trial of the page's search: the parameters drawn, the net they make, how far it got.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchTrial {
+    pub number: usize,
+    pub params: Vec<(String, f64)>,
+    pub spec: ModelSpec,
+    pub state: TrialState,
+    pub fold_losses: Vec<f64>,
+    pub objective: Option<f64>,
+}
+
 /// UI -> worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -127,6 +152,15 @@ pub enum Request {
         from: u64,
         to: u64,
         steps: usize,
+    },
+    /// A hyperparameter search over the study's space: `trials` trials (complete or pruned) of
+    /// `folds`-fold cross-validation, `epochs` per fold, on the first `limit` training images.
+    Search {
+        trials: usize,
+        folds: usize,
+        epochs: usize,
+        limit: usize,
+        seed: u64,
     },
     /// Time training of `spec` for `seconds` on the active backend.
     Bench {
@@ -276,6 +310,26 @@ pub enum Response {
     Generated {
         id: u64,
         images: Vec<f32>,
+    },
+    SearchStarted {
+        trials: usize,
+        folds: usize,
+        images: usize,
+    },
+    /// A trial began, finished a fold, or ended.
+    SearchTrial {
+        trial: SearchTrial,
+    },
+    SearchProgress {
+        trial: usize,
+        fold: usize,
+        progress: Progress,
+    },
+    SearchFinished {
+        stopped: bool,
+    },
+    SearchFailed {
+        message: String,
     },
     BenchResult {
         preset: String,

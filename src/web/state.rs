@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::idb::StoredModel;
-use super::protocol::{BackendStatus, Embedder, Response};
+use super::protocol::{BackendStatus, Embedder, Response, SearchTrial, TrialState};
 use crate::latent::{Method, Ranges};
 use crate::model::{GanSpec, ModelSpec, Unfreeze};
 use crate::training::{EpochRecord, LayerSparsity, Progress};
@@ -121,6 +121,14 @@ pub struct AppState {
     pub gan_in_use: RwSignal<Option<(String, GanSpec)>>,
     /// The last generated digits, by request id.
     pub generated: RwSignal<Option<(u64, Vec<f32>)>>,
+    /// The page's hyperparameter search: running or not, its trials (by number), the fold in
+    /// progress, and how it ended.
+    pub search_running: RwSignal<bool>,
+    pub search_trials: RwSignal<Vec<SearchTrial>>,
+    pub search_progress: RwSignal<Option<(usize, usize, Progress)>>,
+    pub search_result: RwSignal<Option<String>>,
+    /// A spec for the train view's editor (the search's best, "use in the editor").
+    pub editor_spec: RwSignal<Option<ModelSpec>>,
 }
 
 impl AppState {
@@ -159,6 +167,11 @@ impl AppState {
             gan_samples: RwSignal::new(Vec::new()),
             gan_in_use: RwSignal::new(None),
             generated: RwSignal::new(None),
+            search_running: RwSignal::new(false),
+            search_trials: RwSignal::new(Vec::new()),
+            search_progress: RwSignal::new(None),
+            search_result: RwSignal::new(None),
+            editor_spec: RwSignal::new(None),
         }
     }
 
@@ -417,6 +430,47 @@ impl AppState {
             Response::GanFailed { message } => {
                 self.gan_running.set(false);
                 self.error(message);
+            }
+            Response::SearchStarted {
+                trials,
+                folds,
+                images,
+            } => {
+                self.search_running.set(true);
+                self.search_trials.set(Vec::new());
+                self.search_progress.set(None);
+                self.search_result.set(Some(format!(
+                    "searching: {trials} trials of {folds}-fold cross-validation on {images} images"
+                )));
+            }
+            Response::SearchTrial { trial } => self.search_trials.update(|trials| {
+                match trials.iter_mut().find(|t| t.number == trial.number) {
+                    Some(t) => *t = trial,
+                    None => trials.push(trial),
+                }
+            }),
+            Response::SearchProgress {
+                trial,
+                fold,
+                progress,
+            } => self.search_progress.set(Some((trial, fold, progress))),
+            Response::SearchFinished { stopped } => {
+                self.search_running.set(false);
+                self.search_progress.set(None);
+                let trials = self.search_trials.get_untracked();
+                let count =
+                    |f: fn(&TrialState) -> bool| trials.iter().filter(|t| f(&t.state)).count();
+                self.search_result.set(Some(format!(
+                    "{}: {} complete, {} pruned by the median rule, {} invalid nets rejected",
+                    if stopped { "stopped" } else { "finished" },
+                    count(|s| *s == TrialState::Complete),
+                    count(|s| *s == TrialState::Pruned),
+                    count(|s| matches!(s, TrialState::Invalid(_))),
+                )));
+            }
+            Response::SearchFailed { message } => {
+                self.search_running.set(false);
+                self.error(format!("search: {message}"));
             }
             Response::GanInUse { name, spec } => self.gan_in_use.set(Some((name, spec))),
             Response::Generated { id, images } => self.generated.set(Some((id, images))),

@@ -9,4 +9,5 @@ mod gan;
 mod kernels;
 mod model;
 mod pruning;
+mod search;
 mod store;

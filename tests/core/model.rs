@@ -1,9 +1,8 @@
 //! The autoencoder built from specs: shapes agree with the spec's inference for many specs.
 
 use burn::prelude::*;
-use latentlab::model::{Activation, ArchSpec, Autoencoder, ConvSpec, ModelSpec};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use latentlab::model::{ArchSpec, Autoencoder, ModelSpec};
+use latentlab::search::{Candidate, RandomSuggest, SearchSettings, draw};
 
 use crate::common::rng_shared;
 
@@ -36,31 +35,12 @@ fn presets_build_and_reconstruct_28x28() {
 #[test]
 fn random_specs_from_the_search_space_build_or_are_rejected() {
     let _rng = rng_shared();
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut random = RandomSuggest::new(5);
+    let settings = SearchSettings { epochs: 1 };
     let (mut ok, mut rejected) = (0, 0);
     for _ in 0..60 {
-        let n_conv = rng.random_range(2..=4);
-        let conv = (0..n_conv)
-            .map(|j| {
-                let kernel = rng.random_range(2..=6);
-                ConvSpec {
-                    channels: rng.random_range(4..=4 * (1 << j)),
-                    kernel,
-                    stride: rng.random_range(1..=4),
-                    padding: rng.random_range(0..=kernel / 2),
-                }
-            })
-            .collect();
-        let n_hidden = rng.random_range(1..=3);
-        let arch = ArchSpec {
-            conv,
-            hidden: (0..n_hidden)
-                .map(|j| rng.random_range(8..=(512 >> j)))
-                .collect(),
-            latent: rng.random_range(1..=16),
-            encoder_dropout: 0.1,
-            decoder_dropout: 0.0,
-            activation: Activation::Relu,
+        let arch = match draw(&mut random, &settings).unwrap() {
+            Candidate::Valid(spec) | Candidate::Invalid(spec, _) => spec.arch,
         };
         match arch.shapes() {
             Ok(_) => {

@@ -305,6 +305,22 @@ try {
   step('resampled, and walked the noise between two samples');
   await page.locator('#generate-view').screenshot({ path: join(shots, `${mode}-generate.png`) });
 
+  // ---- search: two trials of the study's space in the worker, the best into the editor ------
+  await page.fill('#search-trials', '2');
+  await page.fill('#search-folds', '2');
+  await page.fill('#search-epochs', '1');
+  await page.fill('#search-images', mode === 'cpu' ? '1000' : '200');
+  const searchStart = Date.now();
+  await page.click('#search-start');
+  await page.waitForFunction(() => /^finished/.test(document.querySelector('#search-status').textContent), null, { timeout: 600_000 });
+  const trialRows = await page.$$eval('#search-trials-table tbody tr', (rows) => rows.map((r) => r.className));
+  assert.equal(trialRows.filter((c) => /complete|pruned/.test(c)).length, 2, `two trials ran (${trialRows})`);
+  step(`search in ${Date.now() - searchStart} ms: ${await page.textContent('#search-status')}`);
+  await page.click('#search-use-best');
+  await page.waitForFunction(() => document.querySelector('#spec-name').value.startsWith('search-trial-'));
+  step(`the best trial is in the editor: ${await page.inputValue('#spec-name')}`);
+  await page.locator('#search-view').screenshot({ path: join(shots, `${mode}-search.png`) });
+
   await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });
 
   // ---- reload: the saved model is still there and usable --------------------------------------

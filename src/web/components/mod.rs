@@ -8,5 +8,6 @@ pub mod finetune;
 pub mod generate;
 pub mod latent;
 pub mod models;
+pub mod search;
 pub mod spec_editor;
 pub mod train;

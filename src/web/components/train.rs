@@ -21,6 +21,12 @@ pub fn TrainView() -> impl IntoView {
     let state = expect_context::<AppState>();
     let form = RwSignal::new(SpecForm::from(&ModelSpec::basic()));
     let images = RwSignal::new(String::from("60000"));
+    // A spec handed over by another view (the search's best) replaces the editor's.
+    Effect::new(move |_| {
+        if let Some(spec) = state.editor_spec.get() {
+            form.set(SpecForm::from(&spec));
+        }
+    });
     // Continue from the model in use (e.g. a denoising fine-tune) instead of fresh weights.
     let from_model = RwSignal::new(false);
     let have_model = Signal::derive(move || state.model_in_use.with(Option::is_some));
@@ -31,6 +37,7 @@ pub fn TrainView() -> impl IntoView {
         data_ready.get()
             && !running.get()
             && !state.finetune_running.get()
+            && !state.search_running.get()
             && form.with(|f| f.parse().is_ok())
     });
 

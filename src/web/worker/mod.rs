@@ -9,6 +9,7 @@ mod data;
 mod finetune;
 mod gan;
 mod models;
+mod search;
 mod train;
 mod views;
 
@@ -175,6 +176,22 @@ impl Worker {
             Request::UseModel { name, bytes } => self.use_model(name, bytes.into_vec()).await,
             Request::Infer { id, pixels } => self.infer(id, pixels).await,
             Request::Bench { spec, seconds } => self.bench(spec, seconds).await,
+            Request::Search {
+                trials,
+                folds,
+                epochs,
+                limit,
+                seed,
+            } => {
+                self.search(search::SearchRequest {
+                    trials,
+                    folds,
+                    epochs,
+                    limit,
+                    seed,
+                })
+                .await
+            }
             Request::TrainGan {
                 kind,
                 epochs,
