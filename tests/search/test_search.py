@@ -94,13 +94,13 @@ def start_postgres(tmp):
         shutil.chown(sock, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     subprocess.run(as_user + [f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, cwd=tmp)
     subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l",
                               os.path.join(tmp, "pg.log"), "-o",
                               f"-k {sock} -c listen_addresses='' -p 54329", "start"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, cwd=tmp)
     subprocess.run(as_user + [f"{bindir}/createdb", "-h", sock, "-p", "54329", "-U", "postgres",
-                              "optuna"], check=True)
+                              "optuna"], check=True, cwd=tmp)
     stop = as_user + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]
     return f"postgresql://postgres@/optuna?host={sock}&port=54329", stop
 
@@ -124,8 +124,9 @@ def test_postgres(tmp):
             except KeyError:
                 continue
             mine = [t for t in study.trials if t.user_attrs.get("worker", "").endswith(f":{a.pid}")]
-            if any(t.state == TrialState.RUNNING for t in mine) and \
-                    any(t.state.is_finished() for t in mine):
+            numbers = {t.number for t in mine}
+            counted = [t for t in finished(study) if t.number in numbers]
+            if any(t.state == TrialState.RUNNING for t in mine) and counted:
                 a.send_signal(signal.SIGKILL)
                 killed = [t.number for t in mine if t.state == TrialState.RUNNING][0]
         assert killed is not None, "worker A never got to a second trial"
@@ -149,7 +150,7 @@ def test_postgres(tmp):
         print(f"postgresql: {len(done)} trials by 2 workers, trial {killed} killed and retried "
               f"as {retries[0].number}")
     finally:
-        subprocess.run(stop, capture_output=True)
+        subprocess.run(stop, capture_output=True, cwd=tmp)
 
 
 if __name__ == "__main__":
