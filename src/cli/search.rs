@@ -285,7 +285,7 @@ pub fn run_trial(args: TrialArgs) -> CliResult {
     driver.send(&Message::Spec { spec: &spec })?;
     let data = args.run.load_data()?;
     let device = args.run.backend.device()?;
-    let (mut losses, mut minutes) = (Vec::new(), Vec::new());
+    let (mut losses, mut minutes) = (Vec::new(), 0.0);
     for fold in 0..args.folds {
         let (result, _) = train_fold(&spec, &data.train, args.folds, fold, &args.run, &device)?;
         let m = result.seconds / 60.0;
@@ -299,10 +299,9 @@ pub fn run_trial(args: TrialArgs) -> CliResult {
             return Ok(());
         }
         losses.push(loss.unwrap_or(f64::INFINITY));
-        minutes.push(m);
+        minutes += m;
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (mean_val_loss, mean_minutes) = (mean(&losses), mean(&minutes));
+    let (mean_val_loss, mean_minutes) = search::fold_means(&losses, minutes);
     driver.send(&Message::Done {
         objective: search::objective(mean_val_loss, mean_minutes, spec.arch.latent),
         mean_val_loss,

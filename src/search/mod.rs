@@ -10,7 +10,7 @@ pub mod tpe;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use space::{Candidate, Recorded, SearchSettings, Suggest, draw, objective};
+pub use space::{Candidate, Recorded, SearchSettings, Suggest, draw, fold_means, objective};
 pub use tpe::TpeSearch;
 
 /// Independent uniform draws (log-uniform where asked) from a seeded stream.

@@ -128,6 +128,13 @@ pub fn objective(mean_val_loss: f64, mean_minutes: f64, latent: usize) -> f64 {
     mean_val_loss + 1e-5 * mean_minutes + 1e-2 * latent as f64
 }
 
+/// The means over the folds a trial ran (`minutes`: their total training time): validation
+/// loss and minutes per fold, what [`objective`] takes.
+pub fn fold_means(losses: &[f64], minutes: f64) -> (f64, f64) {
+    let n = losses.len() as f64;
+    (losses.iter().sum::<f64>() / n, minutes / n)
+}
+
 /// Replays recorded values (a trial's parameters), e.g. to rebuild the spec of optuna's best
 /// trial. A parameter it lacks is an error that names it.
 pub struct Recorded(pub BTreeMap<String, f64>);

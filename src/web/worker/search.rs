@@ -143,22 +143,20 @@ impl Worker {
                     trial: trial.clone(),
                 });
             }
+            // The objective of the folds that ran (unused when none did).
+            let (mean_loss, mean_minutes) = search::fold_means(&trial.fold_losses, minutes);
+            let score = search::objective(mean_loss, mean_minutes, trial.spec.arch.latent);
             match trial.state {
                 TrialState::Running => {
-                    let n = trial.fold_losses.len() as f64;
-                    let mean = trial.fold_losses.iter().sum::<f64>() / n;
-                    let objective = search::objective(mean, minutes / n, trial.spec.arch.latent);
                     trial.state = TrialState::Complete;
-                    trial.objective = Some(objective);
-                    tpe.tell(objective);
+                    trial.objective = Some(score);
+                    tpe.tell(score);
                     finished += 1;
                 }
                 TrialState::Pruned => {
                     // A pruned trial is worse than the median: told as its loss so far with
                     // the objective's penalties, which ranks it among the poor ones.
-                    let n = trial.fold_losses.len() as f64;
-                    let mean = trial.fold_losses.iter().sum::<f64>() / n;
-                    tpe.tell(search::objective(mean, minutes / n, trial.spec.arch.latent));
+                    tpe.tell(score);
                     finished += 1;
                 }
                 TrialState::Invalid(_) => tpe.tell(f64::INFINITY),
