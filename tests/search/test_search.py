@@ -132,6 +132,10 @@ def test_postgres(tmp):
         assert killed is not None, "worker A never got to a second trial"
         a.wait()
         assert b.wait(timeout=600) == 0
+        # optuna fails a stale trial when a worker starts its next trial after the grace
+        # period; B may have finished before then, so one more worker comes by afterwards.
+        time.sleep(5)
+        search("p", storage, trials + 1)
         study = load("p", storage)
         assert not study.get_trials(states=(TrialState.RUNNING,)), "a trial was left running"
         dead = study.trials[killed]
@@ -143,7 +147,8 @@ def test_postgres(tmp):
         done = finished(study)
         assert len(done) >= trials, len(done)
         workers = {t.user_attrs["worker"] for t in done}
-        assert len(workers) == 2, workers
+        pids = {w.rsplit(':', 1)[1] for w in workers}
+        assert {str(a.pid), str(b.pid)} <= pids, (workers, a.pid, b.pid)
         # Done once: no parameter set finished twice.
         keys = [json.dumps(t.params, sort_keys=True) for t in done]
         assert len(keys) == len(set(keys)), "a trial ran twice"
