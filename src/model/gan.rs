@@ -109,6 +109,7 @@ pub enum GanOptimizer {
 
 /// How a GAN is trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GanTrain {
     pub optimizer: GanOptimizer,
     pub lr_g: f64,
@@ -142,6 +143,11 @@ pub struct GanTrain {
     /// for (ACGAN's own loss); false: real digits only (`training/adversarial.rs`).
     #[serde(default = "yes")]
     pub classify_fakes: bool,
+    /// The generator's weights averaged over its steps, keeping this share of the average per
+    /// step (e.g. 0.999; `training/average.rs`): the average is judged, shown and saved instead
+    /// of the live generator. None: the live generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -154,6 +160,7 @@ fn one() -> f64 {
 
 /// A GAN: the architecture both nets are built from and what makes them a GAN.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GanSpec {
     pub name: String,
     pub kind: GanKind,
@@ -271,6 +278,11 @@ impl GanSpec {
                 t.class_weight
             ));
         }
+        if let Some(a) = t.average
+            && !(0.0..1.0).contains(&a)
+        {
+            return train(format!("average {a} must be in [0, 1)"));
+        }
         if !(0.0..1.0).contains(&self.leak) {
             return train(format!("leak {} must be in [0, 1)", self.leak));
         }
@@ -329,6 +341,7 @@ impl GanSpec {
                 real_label: 1.0,
                 class_weight: 1.0,
                 classify_fakes: true,
+                average: None,
             },
         }
     }
@@ -403,7 +416,11 @@ impl GanSpec {
                 clip,
                 real_label: if kind.wasserstein() { 1.0 } else { 0.9 },
                 class_weight: 1.0,
-                classify_fakes: true,
+                // The digit head learns real digits only: in 15 minutes judged accuracy
+                // 95.8% (worst digit 87%) against 79.8% (45%) with fakes classified too
+                // (README, "GANs").
+                classify_fakes: false,
+                average: None,
             },
         }
     }

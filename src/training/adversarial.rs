@@ -25,6 +25,10 @@
 //!   real digits only, so a fake earns its class by looking like real digits of it, not by
 //!   marks the head learnt from earlier fakes.
 //!
+//! With `average` (`GanTrain::average`) the learner keeps a running average of the generator's
+//! weights, updated after each generator step (`training/average.rs`); the engine validates,
+//! shows and keeps that average ([`Learner::kept`]), while the live generator goes on training.
+//!
 //! With the minibatch standard deviation (`GanSpec::minibatch_std`) the discriminator compares
 //! how much groups of 4 images vary. For a conditional GAN each real batch is ordered by digit
 //! and its fakes are drawn for the same digits in the same order, so a group of fakes holds the
@@ -39,6 +43,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::average::Average;
 use super::classify::{cross_entropy, labels_to_tensor};
 use super::engine::Learner;
 use super::loss::reconstruction_loss;
@@ -414,6 +419,9 @@ pub struct Adversarial {
     /// conditional GAN: module docs).
     paired: bool,
     constraint: Constraint,
+    /// The spec's `average` decay, and the generator's running average once training started.
+    average_decay: Option<f64>,
+    average: Option<Average<Generator>>,
     batches: usize,
     last_d: Option<Tensor<1>>,
     last_g: Option<Tensor<1>>,
@@ -478,6 +486,8 @@ impl Adversarial {
             u_d: t.u_d,
             balance: t.balance && !spec.kind.wasserstein(),
             constraint,
+            average_decay: t.average,
+            average: None,
             batches: 0,
             last_d: None,
             last_g: None,
@@ -560,6 +570,17 @@ impl Learner for Adversarial {
         self.lr_d = self.base_lr.1 * lr_factor;
     }
 
+    /// The nets with the averaged generator, once there is one.
+    fn kept(&self, model: &Gan) -> Gan {
+        match &self.average {
+            Some(average) => Gan {
+                generator: average.module.clone(),
+                discriminator: model.discriminator.clone(),
+            },
+            None => model.clone(),
+        }
+    }
+
     /// Only a judge's score ranks generators; the discriminator's loss does not.
     fn keeps_best(&self) -> bool {
         self.scorer.is_some()
@@ -620,6 +641,11 @@ impl Learner for Adversarial {
             self.last_g = Some(loss.clone().detach());
             let grads = GradientsParams::from_grads(loss.backward(), &model.generator);
             model.generator = self.optim_g.step(self.lr_g, model.generator, grads);
+            if let Some(decay) = self.average_decay {
+                self.average
+                    .get_or_insert_with(|| Average::new(&model.generator, decay))
+                    .update(&model.generator);
+            }
         }
         let d = self.last_d.clone().expect("set above");
         let g = self.last_g.clone().expect("set above");

@@ -104,6 +104,11 @@ pub trait Learner {
     }
     /// Hears the mean losses of each read-back window (e.g. to balance two nets' updates).
     fn observe(&mut self, _window_means: &[f64]) {}
+    /// The model an epoch ends with, as validated, shown to the hooks and kept: the one training,
+    /// or one derived from it (a GAN's generator averaged over its steps).
+    fn kept(&self, model: &Self::Model) -> Self::Model {
+        model.clone()
+    }
     /// Before each epoch: the factor (the settings' `lr_decay` to the power of the epochs done)
     /// the learner scales its base learning rate(s) by.
     fn schedule(&mut self, lr_factor: f64);
@@ -489,8 +494,9 @@ where
         let train_seconds = started.elapsed().as_secs_f64();
 
         model = hooks.before_validation(model, epoch).await;
+        let kept = learner.kept(&model);
         let val_loss = learner
-            .validate(&model.valid(), val, settings.batch_size, &plain)
+            .validate(&kept.valid(), val, settings.batch_size, &plain)
             .await;
         if !val_loss.is_finite() {
             stop = StopReason::Diverged {
@@ -512,9 +518,9 @@ where
         history.push(record.clone());
 
         if best.as_ref().is_none_or(|(loss, _, _)| val_loss < *loss) {
-            best = Some((val_loss, epoch, model.clone()));
+            best = Some((val_loss, epoch, kept.clone()));
         }
-        if hooks.on_epoch(&model, &record).await == Control::Stop {
+        if hooks.on_epoch(&kept, &record).await == Control::Stop {
             stop = StopReason::Cancelled;
             break;
         }
@@ -545,7 +551,7 @@ where
     let (model, model_epoch) = match best {
         Some((_, epoch, best_model)) if restore_best => (best_model, epoch),
         None if restore_best => (initial, 0),
-        _ => (model, last_epoch),
+        _ => (learner.kept(&model), last_epoch),
     };
     FitOutcome {
         model,

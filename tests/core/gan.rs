@@ -87,6 +87,7 @@ fn impossible_gan_specs_are_refused() {
     refused(Acgan, |s| s.truncation = 0.0, "truncation");
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
+    refused(Acgan, |s| s.train.average = Some(1.0), "average");
 }
 
 /// The truncation trick scales the noise of drawn digits (and only that): drawing noise z at
@@ -496,5 +497,100 @@ fn a_time_budget_stops_the_run_and_keeps_the_best_weights() {
         out.val_loss(),
         Some(best),
         "the best epoch's weights are kept"
+    );
+}
+
+/// Every float of a module (weights, biases, batch norm's running statistics), in visit order.
+fn floats<M: Module>(module: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let data = param.val().into_data().convert::<f32>();
+            self.0.extend(data.try_to_vec::<f32>().unwrap());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    module.visit(&mut c);
+    c.0
+}
+
+/// The generator's running average: each update keeps its share of the average (after the
+/// warm-up rule: the first update keeps 1/10) of every weight, while batch norm's statistics
+/// stay the live generator's; and a GAN learner with `average` hands back that average, not the
+/// live generator.
+#[test]
+fn the_generators_running_average_blends_every_float_and_is_what_a_run_keeps() {
+    use latentlab::training::{Average, Learner};
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let start = Gan::new(&GanSpec::ours(GanKind::Acgan), &device)
+        .unwrap()
+        .generator;
+    struct Shift;
+    impl burn::module::ModuleMapper for Shift {
+        fn map_float<const D: usize>(
+            &mut self,
+            p: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            p.map(|w| w + 1.0)
+        }
+    }
+    let was = floats(&start);
+    let live = start.clone().map(&mut Shift);
+    // burn's clones share batch norm's running statistics (one `RunningState` behind an Arc),
+    // so shifting the clone moved those of `start` too; the average shares them as well.
+    let shared: Vec<bool> = floats(&start)
+        .iter()
+        .zip(&was)
+        .map(|(now, before)| now != before)
+        .collect();
+    assert!(
+        shared.iter().any(|&s| s),
+        "batch norm's statistics are shared"
+    );
+    assert!(shared.iter().any(|&s| !s), "the weights are not");
+    let mut average = Average::new(&start, 0.999);
+    let check = |average: &Average<latentlab::model::Generator>, mixed: f32| {
+        let off: Vec<(usize, f32, f32)> = floats(&average.module)
+            .iter()
+            .zip(&was)
+            .zip(&shared)
+            .enumerate()
+            .filter(|(_, ((a, w), s))| {
+                let want = if **s { *w + 1.0 } else { *w + mixed };
+                (**a - want).abs() >= 1e-5
+            })
+            .map(|(i, ((a, w), _))| (i, *w, *a))
+            .take(5)
+            .collect();
+        assert!(off.is_empty(), "(index, start, average) {off:?}");
+    };
+    average.update(&live);
+    check(&average, 0.9); // the first update keeps 1/10 of the average
+    average.update(&live);
+    check(&average, 1.0 - 0.1 * 2.0 / 11.0); // the second keeps 2/11
+
+    // In a run: after two steps the kept generator is the average, the critic the live one.
+    let mut spec = GanSpec::ours(GanKind::Acgan);
+    spec.train.average = Some(0.999);
+    let autodiff = device.clone().autodiff();
+    let images = mnist().train.take(128);
+    let mut model = Gan::new(&spec, &autodiff).unwrap();
+    let mut learner = Adversarial::new(&spec, 1, &device).unwrap();
+    for batch in [(0..64).collect::<Vec<_>>(), (64..128).collect()] {
+        model = learner.step(model, &images, &batch, &autodiff).0;
+    }
+    let kept = learner.kept(&model);
+    assert_ne!(floats(&kept.generator), floats(&model.generator));
+    assert_eq!(floats(&kept.discriminator), floats(&model.discriminator));
+    // Without `average` the run keeps the live generator.
+    spec.train.average = None;
+    let mut learner = Adversarial::new(&spec, 1, &device).unwrap();
+    let model = learner
+        .step(model, &images, &(0..64).collect::<Vec<_>>(), &autodiff)
+        .0;
+    assert_eq!(
+        floats(&learner.kept(&model).generator),
+        floats(&model.generator)
     );
 }
