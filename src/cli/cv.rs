@@ -14,7 +14,7 @@ use super::{CliResult, RecipeArgs, RunArgs, SpecArgs};
 use crate::data::Images;
 use crate::inference;
 use crate::model::{Autoencoder, ModelSpec};
-use crate::training::{FitSettings, fit_spec};
+use crate::training::{FitSettings, fit_fold};
 
 #[derive(clap::Args, Debug)]
 pub struct CvArgs {
@@ -49,7 +49,7 @@ pub struct Fold {
 
 /// Trains a fresh net of `spec` on every fold of `train` but `fold` (of `folds`) and validates
 /// on that one (seeded by the run's seed and the fold), with the run's progress and budget.
-pub fn train_fold(
+fn train_fold(
     spec: &ModelSpec,
     train: &Images,
     folds: usize,
@@ -57,42 +57,39 @@ pub fn train_fold(
     run: &RunArgs,
     device: &Device,
 ) -> CliResult<(Fold, Autoencoder)> {
-    let (fold_train, val) = train
-        .kfold(folds, fold, run.seed)
-        .map_err(|e| e.to_string())?;
-    let fold_seed = run.seed.wrapping_add(fold as u64);
-    device.seed(fold_seed);
-    let model =
-        Autoencoder::new(&spec.arch, &device.clone().autodiff()).map_err(|e| e.to_string())?;
     if !run.quiet {
-        eprintln!(
-            "fold {}/{}: {} train / {} validation images",
-            fold + 1,
-            folds,
-            fold_train.len(),
-            val.len()
-        );
+        eprintln!("fold {}/{}", fold + 1, folds);
     }
-    let started = Instant::now();
-    let outcome = pollster::block_on(fit_spec(
-        model,
-        &spec.train,
-        &fold_train,
-        &val,
-        &run.budgeted(FitSettings::from_spec(&spec.train, fold_seed))?,
+    if folds < 2 {
+        return Err(format!(
+            "--folds {folds}: cross-validation needs at least 2 folds"
+        ));
+    }
+    // k-1 of k folds train (the smallest such set).
+    let train_images = train.len() - train.len().div_ceil(folds);
+    spec.train
+        .fits_data(train_images)
+        .map_err(|e| e.to_string())?;
+    let settings = run.budgeted(FitSettings::from_spec(&spec.train, run.seed))?;
+    let trained = pollster::block_on(fit_fold(
+        spec,
+        train,
+        folds,
+        fold,
+        &settings,
         device,
         TerminalProgress::new(run.quiet),
-    ));
+    ))?;
     let fold_result = Fold {
         fold: fold + 1,
-        train_images: fold_train.len(),
-        val_images: val.len(),
-        epochs: outcome.history.len(),
-        val_loss: outcome.val_loss().unwrap_or(f64::INFINITY),
-        seconds: started.elapsed().as_secs_f64(),
-        diverged: outcome.divergence(),
+        train_images: trained.train_images,
+        val_images: trained.val_images,
+        epochs: trained.outcome.history.len(),
+        val_loss: trained.val_loss(),
+        seconds: trained.seconds,
+        diverged: trained.outcome.divergence(),
     };
-    Ok((fold_result, outcome.model.valid()))
+    Ok((fold_result, trained.outcome.model.valid()))
 }
 
 #[derive(Serialize)]
@@ -118,6 +115,7 @@ pub fn run(args: CvArgs) -> CliResult {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-cv", spec.name)));
+    files::output_dir(&out)?;
     let device = args.run.backend.device()?;
     let started = Instant::now();
 

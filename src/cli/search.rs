@@ -19,9 +19,10 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use super::cv::train_fold;
+use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs};
 use crate::search::{self, Candidate, Recorded, SearchSettings, Suggest};
+use crate::training::{FitSettings, fit_fold};
 
 /// The driver, in the binary so `latentlab search` works from any directory.
 const DRIVER: &str = include_str!("../../python/search.py");
@@ -285,11 +286,22 @@ pub fn run_trial(args: TrialArgs) -> CliResult {
     driver.send(&Message::Spec { spec: &spec })?;
     let data = args.run.load_data()?;
     let device = args.run.backend.device()?;
+    let settings = args
+        .run
+        .budgeted(FitSettings::from_spec(&spec.train, args.run.seed))?;
     let (mut losses, mut minutes) = (Vec::new(), 0.0);
     for fold in 0..args.folds {
-        let (result, _) = train_fold(&spec, &data.train, args.folds, fold, &args.run, &device)?;
-        let m = result.seconds / 60.0;
-        let loss = result.diverged.is_none().then_some(result.val_loss);
+        let trained = pollster::block_on(fit_fold(
+            &spec,
+            &data.train,
+            args.folds,
+            fold,
+            &settings,
+            &device,
+            TerminalProgress::new(args.run.quiet),
+        ))?;
+        let m = trained.seconds / 60.0;
+        let loss = Some(trained.search_loss()).filter(|l| l.is_finite());
         let reply = driver.ask(&Message::Fold {
             fold,
             val_loss: loss,

@@ -1,6 +1,7 @@
 //! Training: the async engine (the study's Evolver), losses and objectives.
 
 pub mod adversarial;
+pub mod average;
 pub mod bench;
 pub mod classify;
 pub mod engine;
@@ -10,6 +11,7 @@ pub mod pruning;
 pub mod recipe;
 
 pub use adversarial::{Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights};
+pub use average::Average;
 pub use bench::{Throughput, gan_throughput, train_throughput};
 pub use classify::{Classification, cross_entropy};
 pub use engine::{
@@ -19,4 +21,4 @@ pub use engine::{
 pub use loss::reconstruction_loss;
 pub use objective::Reconstruction;
 pub use pruning::{LayerSparsity, Pruning, overall_sparsity, sparsity};
-pub use recipe::fit_spec;
+pub use recipe::{FoldOutcome, fit_fold, fit_spec};

@@ -4,12 +4,10 @@
 
 use std::rc::Rc;
 
-use web_time::Instant;
-
 use super::Worker;
 use crate::model::Autoencoder;
 use crate::search::{self, Candidate, Recording, SearchSettings, TpeSearch, median_prune};
-use crate::training::{Control, EpochRecord, FitSettings, Hooks, Progress, fit_spec};
+use crate::training::{Control, EpochRecord, FitSettings, Hooks, Progress, fit_fold};
 use crate::web::protocol::{Response, SearchTrial, TrialState};
 
 /// Trials drawn at random before TPE models the space (optuna starts with 10; a page search is
@@ -98,42 +96,36 @@ impl Worker {
             });
             let mut minutes = 0.0;
             for fold in 0..r.folds {
-                let (train, val) = match images.kfold(r.folds, fold, r.seed) {
-                    Ok(split) => split,
-                    Err(e) => {
-                        self.training.set(false);
-                        return fail(e.to_string());
-                    }
-                };
-                let fold_seed = r.seed.wrapping_add(fold as u64);
-                device.seed(fold_seed);
-                let model = match Autoencoder::new(&trial.spec.arch, &device.clone().autodiff()) {
-                    Ok(model) => model,
-                    Err(e) => {
-                        trial.state = TrialState::Invalid(e.to_string());
-                        break;
-                    }
-                };
-                let mut fit = FitSettings::from_spec(&trial.spec.train, fold_seed);
-                fit.read_every = self.read_every();
-                let started = Instant::now();
+                let mut settings = FitSettings::from_spec(&trial.spec.train, r.seed);
+                settings.read_every = self.read_every();
                 let hooks = SearchHooks {
                     worker: self.clone(),
                     trial: trial.number,
                     fold,
                 };
-                let outcome =
-                    fit_spec(model, &trial.spec.train, &train, &val, &fit, &device, hooks).await;
-                minutes += started.elapsed().as_secs_f64() / 60.0;
+                let trained = match fit_fold(
+                    &trial.spec,
+                    &images,
+                    r.folds,
+                    fold,
+                    &settings,
+                    &device,
+                    hooks,
+                )
+                .await
+                {
+                    Ok(trained) => trained,
+                    Err(e) => {
+                        trial.state = TrialState::Invalid(e);
+                        break;
+                    }
+                };
+                minutes += trained.seconds / 60.0;
                 if self.stop.get() {
                     trial.state = TrialState::Stopped;
                     break;
                 }
-                let loss = if outcome.divergence().is_some() {
-                    f64::INFINITY
-                } else {
-                    outcome.val_loss().unwrap_or(f64::INFINITY)
-                };
+                let loss = trained.search_loss();
                 trial.fold_losses.push(loss);
                 if median_prune(&earlier, fold, loss, PRUNE_STARTUP) {
                     trial.state = TrialState::Pruned;
