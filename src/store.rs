@@ -32,6 +32,10 @@ pub enum StoreError {
     WrongArchitecture { file: String, reason: String },
     #[error("{file}: {reason}")]
     WrongKind { file: String, reason: String },
+    #[error(
+        "{file}: the weights `{tensor}` hold NaN or infinite values (saved from a diverged run, or damaged)"
+    )]
+    NotFinite { file: String, tensor: String },
     #[error(transparent)]
     Spec(#[from] SpecError),
 }
@@ -168,9 +172,9 @@ pub fn read_gan_spec(file: &str, bytes: &[u8]) -> Result<GanSpec, StoreError> {
                 "this is not a GAN (train one with `latentlab gan`)".into()
             },
         })?;
-    let spec: GanSpec = serde_json::from_str(json).map_err(|e| StoreError::BadSpec {
+    let spec: GanSpec = crate::model::from_json(json).map_err(|reason| StoreError::BadSpec {
         file: file.into(),
-        reason: e.to_string(),
+        reason,
     })?;
     spec.validate()?;
     Ok(spec)
@@ -188,9 +192,9 @@ fn read_metadata(
             reason: "this is a GAN, not an autoencoder or classifier".into(),
         });
     }
-    let bad = |e: serde_json::Error| StoreError::BadSpec {
+    let bad = |reason: String| StoreError::BadSpec {
         file: file.into(),
-        reason: e.to_string(),
+        reason,
     };
     let json = reader
         .metadata()
@@ -199,9 +203,9 @@ fn read_metadata(
             file: file.into(),
             reason: "a burnpack file without a latentlab spec".into(),
         })?;
-    let spec = serde_json::from_str(json).map_err(bad)?;
+    let spec = crate::model::from_json(json).map_err(bad)?;
     let head = match reader.metadata().get(CLASSIFIER_KEY) {
-        Some(json) => Some(serde_json::from_str(json).map_err(bad)?),
+        Some(json) => Some(crate::model::from_json(json).map_err(bad)?),
         None => None,
     };
     Ok((spec, head))
@@ -217,9 +221,35 @@ pub fn is_classifier(file: &str, bytes: &[u8]) -> Result<bool, StoreError> {
     read_metadata(file, bytes).map(|(_, head)| head.is_some())
 }
 
+/// Refuses a file whose float weights hold NaN or infinities (saved from a diverged run, or
+/// damaged): it would load, then draw and score nothing but NaN.
+fn check_finite(file: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let not_a_model = |e: burn_pack::Error| StoreError::NotAModel {
+        file: file.into(),
+        reason: e.to_string(),
+    };
+    for tensor in metadata(file, bytes)?.into_tensors().map_err(not_a_model)? {
+        if tensor.dtype != burn_pack::DType::F32 {
+            continue;
+        }
+        let data = tensor.to_bytes().map_err(not_a_model)?;
+        let finite = data
+            .chunks_exact(4)
+            .all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite());
+        if !finite {
+            return Err(StoreError::NotFinite {
+                file: file.into(),
+                tensor: tensor.name,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Loads the weights of a model file into `model` (built for the file's spec); a file for
 /// another architecture is an error naming the first mismatch.
 fn load_into<M: Module>(file: &str, bytes: &[u8], model: M) -> Result<M, StoreError> {
+    check_finite(file, bytes)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
         StoreError::NotAModel {
             file: file.into(),

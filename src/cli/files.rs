@@ -56,7 +56,7 @@ pub fn load_mnist(dir: &Path) -> CliResult<Mnist> {
 
 pub fn read_spec(path: &Path) -> CliResult<ModelSpec> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let spec: ModelSpec = serde_json::from_str(&text)
+    let spec: ModelSpec = crate::model::from_json(&text)
         .map_err(|e| format!("{}: not a valid spec: {e}", path.display()))?;
     spec.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -66,6 +66,19 @@ pub fn read_spec(path: &Path) -> CliResult<ModelSpec> {
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value).expect("serialisable");
     fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Makes sure `dir` can take a run's files before the run starts (creating it), so a file in
+/// the way or an unwritable place is an error naming it at once, not after the training.
+pub fn output_dir(dir: &Path) -> CliResult {
+    let fail = |e: &dyn std::fmt::Display| format!("--out {}: {e}", dir.display());
+    if dir.exists() && !dir.is_dir() {
+        return Err(fail(&"a file is in the way (the output is a directory)"));
+    }
+    fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    let probe = dir.join(".latentlab-write-check");
+    fs::write(&probe, b"").map_err(|e| fail(&e))?;
+    fs::remove_file(&probe).map_err(|e| fail(&e))
 }
 
 /// Writes the model file and its spec into `dir` (created if needed).
@@ -82,6 +95,9 @@ pub fn load_model(path: &Path, device: &Device) -> CliResult<(ModelSpec, Autoenc
     let spec_path = Some(path.join(SPEC_FILE)).filter(|p| path.is_dir() && p.is_file());
     let bytes = read(&file)?;
     let name = file.display().to_string();
+    // The file says what it is (a GAN or classifier is refused by name) before spec.json, whose
+    // own errors would otherwise hide that.
+    store::read_spec(&name, &bytes).map_err(|e| e.to_string())?;
     let result = match spec_path {
         Some(spec_path) => {
             let spec = read_spec(&spec_path)?;
@@ -151,7 +167,7 @@ pub fn load_gan(path: &Path, device: &Device) -> CliResult<(GanSpec, Gan)> {
 /// Reads a GAN spec file (JSON, as `gan` writes spec.json) and checks it.
 pub fn read_gan_spec(path: &Path) -> CliResult<GanSpec> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let spec: GanSpec = serde_json::from_str(&text)
+    let spec: GanSpec = crate::model::from_json(&text)
         .map_err(|e| format!("{}: not a valid GAN spec: {e}", path.display()))?;
     spec.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -173,7 +173,8 @@ fn load_judge(args: &GanArgs, device: &Device) -> CliResult<Option<Classifier>> 
         }
         return Ok(None);
     }
-    let (_, _, judge) = files::load_classifier(&path, device)?;
+    let (_, _, judge) =
+        files::load_classifier(&path, device).map_err(|e| format!("the judge: {e}"))?;
     Ok(Some(judge.valid()))
 }
 
@@ -184,6 +185,7 @@ pub fn run(args: GanArgs) -> CliResult {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
+    files::output_dir(&out)?;
     let seed = args.run.seed;
     let data = args.run.load_data()?;
     let (train_set, val) = data.train_val(seed).map_err(|e| e.to_string())?;

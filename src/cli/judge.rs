@@ -53,6 +53,7 @@ pub fn run(args: JudgeArgs) -> CliResult {
         spec.train.lr_decay = args.run.lr_decay;
     }
     spec.validate().map_err(|e| format!("judge spec: {e}"))?;
+    files::output_dir(&args.out)?;
     let data = args.run.load_data()?;
     let (train, val) = data.train_val(args.run.seed).map_err(|e| e.to_string())?;
     device.seed(args.run.seed);

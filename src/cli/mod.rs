@@ -87,6 +87,9 @@ impl RunArgs {
 
     /// MNIST from --data, its training set cut to --limit images.
     fn load_data(&self) -> CliResult<crate::data::Mnist> {
+        if self.limit == Some(0) {
+            return Err("--limit 0: train on at least 1 image".into());
+        }
         let mut data = files::load_mnist(&self.data)?;
         if let Some(n) = self.limit {
             data.train = data.train.take(n);

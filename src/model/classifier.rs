@@ -68,6 +68,7 @@ impl Unfreeze {
 
 /// What a classifier file says beyond the autoencoder spec its encoder came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClassifierSpec {
     pub unfreeze: Unfreeze,
     pub classes: usize,

@@ -15,5 +15,5 @@ pub use gan::{
 };
 pub use spec::{
     Activation, ArchSpec, ConvSpec, LossKind, ModelSpec, PruneReading, PruneScope, PruneSpec,
-    Shapes, SpecError, TrainSpec,
+    Shapes, SpecError, TrainSpec, from_json,
 };

@@ -18,8 +18,24 @@ pub const INPUT_SIZE: usize = 28;
 /// browser does not run out of memory.
 pub const MAX_PARAMS: usize = 20_000_000;
 
+/// Parses JSON into `T`, naming the field at fault (`arch.conv[0].channels: invalid value: ...`)
+/// rather than only a line and column. Specs refuse unknown fields, so a misspelt one is named
+/// instead of silently taking its default.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })
+}
+
 /// One convolution of the encoder (its transposed twin in the decoder uses the same numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConvSpec {
     pub channels: usize,
     pub kernel: usize,
@@ -41,6 +57,7 @@ pub enum Activation {
 
 /// The architecture of a symmetric convolutional autoencoder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ArchSpec {
     pub conv: Vec<ConvSpec>,
     /// Hidden linear layers of the encoder, from the flattened conv features towards the latent.
@@ -77,6 +94,7 @@ impl LossKind {
 
 /// How a model is trained: loss, Adam settings, batch size, epochs and early stopping.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainSpec {
     pub loss: LossKind,
     pub lr: f64,
@@ -106,6 +124,7 @@ pub struct TrainSpec {
 /// Magnitude pruning (training/pruning.rs): every `every` epochs (up to epoch `until`), weights of
 /// smallest magnitude are zeroed, by an amount per group of layers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PruneSpec {
     pub every: usize,
     pub encoder_conv: f64,
@@ -264,6 +283,7 @@ fn one() -> usize {
 
 /// A complete recipe: architecture plus training settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub name: String,
     pub arch: ArchSpec,
@@ -451,15 +471,33 @@ impl Shapes {
 }
 
 impl TrainSpec {
+    /// Checks the spec against the data it is about to train on: a batch larger than the
+    /// training set would make every epoch one short batch, which is never what was meant.
+    pub fn fits_data(&self, train_images: usize) -> Result<(), SpecError> {
+        if train_images == 0 {
+            return Err(SpecError::Train("there are no training images".into()));
+        }
+        if self.batch_size > train_images {
+            return Err(SpecError::Train(format!(
+                "batch_size {} is larger than the {train_images} training images (lower batch_size, or train on more images)",
+                self.batch_size
+            )));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError::Train(m));
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("learning rate {} must be positive", self.lr));
+            return bad(format!(
+                "lr {}: the learning rate must be a positive number",
+                self.lr
+            ));
         }
         check_lr_decay(self.lr_decay).map_err(SpecError::Train)?;
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
-                "weight decay {} must be zero or positive",
+                "weight_decay {} must be zero or positive",
                 self.weight_decay
             ));
         }

@@ -1,6 +1,7 @@
 //! Native integration tests of the core: data, models, the training engine, model files, CLI.
 //! One test binary (linking burn once), one module per concern.
 
+mod bad_inputs;
 mod classifier;
 mod cli;
 mod common;
