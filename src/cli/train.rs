@@ -59,6 +59,8 @@ struct Metrics<'a> {
     sparsity: Vec<LayerSparsity>,
     /// Mean training throughput over all epochs.
     train_images_per_s: f64,
+    /// The process's resident memory after each epoch (MB; Linux): flat when nothing leaks.
+    resident_mb: Vec<f64>,
     wall_seconds: f64,
 }
 
@@ -76,9 +78,13 @@ pub fn run(args: TrainArgs) -> CliResult {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
+    files::output_dir(&out)?;
 
     let data = args.run.load_data()?;
     let (train, val) = data.train_val(args.run.seed).map_err(|e| e.to_string())?;
+    spec.train
+        .fits_data(train.len())
+        .map_err(|e| e.to_string())?;
     device.seed(args.run.seed);
     let started = Instant::now();
 
@@ -101,6 +107,8 @@ pub fn run(args: TrainArgs) -> CliResult {
             spec.train.epochs
         );
     }
+    let progress = TerminalProgress::new(args.run.quiet);
+    let memory = progress.memory();
     let outcome = pollster::block_on(fit_spec(
         model,
         &spec.train,
@@ -108,7 +116,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         &val,
         &settings,
         &device,
-        TerminalProgress::new(args.run.quiet),
+        progress,
     ));
     if let Some(message) = outcome.divergence() {
         return Err(message);
@@ -152,6 +160,7 @@ pub fn run(args: TrainArgs) -> CliResult {
         sparsity: pollster::block_on(sparsity(&model)),
         train_images_per_s: history.iter().map(|r| r.train_images_per_s).sum::<f64>()
             / history.len().max(1) as f64,
+        resident_mb: memory.values(),
         wall_seconds,
     };
 

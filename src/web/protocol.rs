@@ -212,6 +212,9 @@ pub enum Response {
         record: EpochRecord,
         reconstructions: Vec<f32>,
         sparsity: Vec<LayerSparsity>,
+        /// The worker's wasm memory (MB) after the epoch: flat from epoch to epoch when nothing
+        /// leaks (wasm memory only grows, so this is its high-water mark).
+        memory_mb: f64,
     },
     Finished {
         model: ByteBuf,

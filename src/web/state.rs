@@ -84,6 +84,8 @@ pub struct AppState {
     pub run_spec: RwSignal<Option<ModelSpec>>,
     pub progress: RwSignal<Option<Progress>>,
     pub history: RwSignal<Vec<EpochRecord>>,
+    /// The worker's wasm memory (MB) after each epoch of the run.
+    pub memory: RwSignal<Vec<f64>>,
     pub recon: RwSignal<Reconstructions>,
     /// Result of the last finished run: test loss and how it ended.
     pub last_result: RwSignal<Option<String>>,
@@ -143,6 +145,7 @@ impl AppState {
             run_spec: RwSignal::new(None),
             progress: RwSignal::new(None),
             history: RwSignal::new(Vec::new()),
+            memory: RwSignal::new(Vec::new()),
             recon: RwSignal::new(Reconstructions::default()),
             last_result: RwSignal::new(None),
             errors: RwSignal::new(Vec::new()),
@@ -233,6 +236,7 @@ impl AppState {
                 self.run_spec.set(Some(spec));
                 self.progress.set(None);
                 self.history.set(Vec::new());
+                self.memory.set(Vec::new());
                 self.sparsity.set(Vec::new());
                 self.last_result.set(None);
                 self.recon.set(Reconstructions {
@@ -251,8 +255,10 @@ impl AppState {
                 record,
                 reconstructions,
                 sparsity,
+                memory_mb,
             } => {
                 self.history.update(|h| h.push(record));
+                self.memory.update(|m| m.push(memory_mb));
                 self.recon.update(|r| r.reconstructions = reconstructions);
                 self.sparsity.set(sparsity);
             }

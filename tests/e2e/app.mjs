@@ -321,6 +321,23 @@ try {
   step(`the best trial is in the editor: ${await page.inputValue('#spec-name')}`);
   await page.locator('#search-view').screenshot({ path: join(shots, `${mode}-search.png`) });
 
+  // ---- memory stays flat: 20 epochs of `basic`, the worker's wasm memory per epoch -------------
+  if (mode === 'cpu') {
+    await page.selectOption('#preset', 'basic');
+    await page.fill('#spec-name', 'e2e-memory');
+    await page.fill('#spec-epochs', '20');
+    await page.fill('#spec-patience', '');
+    await page.fill('#train-images', '2000');
+    await page.waitForFunction(() => document.querySelector('#spec-check').textContent.startsWith('✓'));
+    const memStart = Date.now();
+    await page.click('#start');
+    await page.waitForFunction(() => (document.querySelector('#train-memory').dataset.mb || '').split(',').length >= 20, null, { timeout: 300_000 });
+    const mb = (await page.getAttribute('#train-memory', 'data-mb')).split(',').map(Number);
+    step(`20 epochs in ${Date.now() - memStart} ms; worker memory per epoch (MB): ${mb.join(' ')}`);
+    assert.ok(mb[19] <= mb[1] * 1.10, `wasm memory after epoch 20 (${mb[19]} MB) within 10% of epoch 2 (${mb[1]} MB)`);
+    await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 60_000 });
+  }
+
   await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });
 
   // ---- reload: the saved model is still there and usable --------------------------------------

@@ -132,6 +132,12 @@ pub fn TrainView() -> impl IntoView {
             </div>
             <p class="status" id="train-status" role="status">{status}</p>
             <p class="status" id="bench-result">{move || state.bench.get().unwrap_or_default()}</p>
+            <p class="status" id="train-memory" data-mb=move || state.memory.with(|m| m.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(","))>
+                {move || state.memory.with(|m| match (m.first(), m.last()) {
+                    (Some(first), Some(last)) => format!("worker memory {first:.0} MB after epoch 1, {last:.0} MB after epoch {}", m.len()),
+                    _ => String::new(),
+                })}
+            </p>
             <div class="split">
                 <div>
                     <h3>"Loss per epoch"</h3>

@@ -272,6 +272,20 @@ impl Worker {
     }
 }
 
+/// The size of this module's linear memory in MB (what flex's tensors live in).
+fn wasm_memory_mb() -> f64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as f64
+                / (1024.0 * 1024.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// The training images (the first `limit`, if given) split 80/20 into train and validation.
 fn train_val(data: &Mnist, limit: Option<usize>, seed: u64) -> Result<(Images, Images), String> {
     let source = match limit {

@@ -51,6 +51,9 @@ impl Worker {
             Ok(split) => split,
             Err(e) => return self.error(e),
         };
+        if let Err(e) = spec.train.fits_data(train.len()) {
+            return self.error(format!("the spec cannot be trained: {e}"));
+        }
         let device = self.device();
         let backend = self.status.borrow().active;
         device.seed(seed);
@@ -167,6 +170,7 @@ impl Hooks<Autoencoder> for PageHooks {
             record: record.clone(),
             reconstructions,
             sparsity,
+            memory_mb: super::wasm_memory_mb(),
         })
     }
 }
