@@ -223,7 +223,7 @@ pub fn is_classifier(file: &str, bytes: &[u8]) -> Result<bool, StoreError> {
 
 /// Refuses a file whose float weights hold NaN or infinities (saved from a diverged run, or
 /// damaged): it would load, then draw and score nothing but NaN.
-fn check_finite(file: &str, bytes: &[u8]) -> Result<(), StoreError> {
+pub fn check_finite(file: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let not_a_model = |e: burn_pack::Error| StoreError::NotAModel {
         file: file.into(),
         reason: e.to_string(),

@@ -9,7 +9,7 @@
 // classifier, shows latent views, trains an ACGAN epoch and generates chosen digits, saves and
 // reloads a model, and leaves screenshots in out/e2e/.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { latentlab, openApp } from './browser.mjs';
@@ -147,6 +147,21 @@ try {
     await page.waitForFunction(() => /\.idx: not an IDX/.test(document.querySelector('#errors').textContent));
     assert.match(await page.textContent('#data-status'), /^MNIST ready/, 'the data loaded before stays');
     step(`bad files: ${(await page.textContent('#errors ul')).slice(0, 160)}`);
+    // More of the native corpus (tests/core/bad_inputs.rs) through the page's model picker: a
+    // truncated file and one with NaN weights are named, and the model in use stays.
+    const modelBytes = readFileSync(join(native, 'model.bpk'));
+    const nan = Buffer.from(modelBytes);
+    nan.fill(0xff, nan.length - 1024);
+    for (const [name, buffer, want] of [
+      ['truncated.bpk', modelBytes.subarray(0, modelBytes.length >> 1), 'truncated\\.bpk: not a latentlab model'],
+      ['nan.bpk', nan, 'nan\\.bpk: the weights .* NaN'],
+    ]) {
+      await page.setInputFiles('#upload-model', { name, mimeType: 'application/octet-stream', buffer });
+      await page.waitForFunction((re) => new RegExp(re).test(document.querySelector('#errors').textContent), want);
+    }
+    assert.match(await page.textContent('#draw-view'), /Model in use: model\b/, 'the model in use stays');
+    assert.ok(!(await page.textContent('#model-list')).includes('nan'), 'a broken file is not kept');
+    step('a truncated model and one with NaN weights: named, and the model in use stays');
     await page.click('#errors button');
     await page.click('#model-list li:has(strong:text-is("e2e-cpu")) .use');
     await page.waitForFunction(() => /Model in use: e2e-cpu/.test(document.querySelector('#draw-view').textContent));
@@ -357,7 +372,7 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px)`);
 
-  const unexpected = consoleErrors.filter((e) => !/favicon|not a latentlab model|magic number/.test(e));
+  const unexpected = consoleErrors.filter((e) => !/favicon|not a latentlab model|magic number|NaN or infinite/.test(e));
   assert.deepEqual(unexpected, [], 'no errors in the console');
   step('passed');
 } catch (e) {

@@ -54,14 +54,17 @@ async fn upload(state: AppState, file: web_sys::File) {
         Err(e) => return state.error(format!("{name}: cannot read ({e:?})")),
     };
     // The spec inside tells whether this is a model at all (and which kind); the worker checks
-    // the weights when the model is used.
+    // that the weights fit it when the model is used.
     let described = if store::is_gan(&name, &bytes).unwrap_or(false) {
         store::read_gan_spec(&name, &bytes)
             .map(|spec| (format!("GAN ({})", spec.kind.name()), "gan".to_string()))
     } else {
         store::read_spec(&name, &bytes).map(|spec| (spec.name, spec.train.loss.name().into()))
     };
-    let (spec_name, loss) = match described {
+    let (spec_name, loss) = match described.and_then(|d| {
+        // Broken weights are refused before the file is kept, not when it is used.
+        store::check_finite(&name, &bytes).map(|_| d)
+    }) {
         Ok(described) => described,
         Err(e) => return state.error(e.to_string()),
     };
