@@ -221,230 +221,254 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+type Make = Box<dyn Fn(&Ctx) -> Vec<String>>;
+
 struct Case {
     name: &'static str,
     /// What the message must contain (the file or field at fault).
     names: &'static str,
-    make: fn(&Ctx) -> Vec<String>,
+    make: Make,
+}
+
+fn case(
+    name: &'static str,
+    names: &'static str,
+    make: impl Fn(&Ctx) -> Vec<String> + 'static,
+) -> Case {
+    Case {
+        name,
+        names,
+        make: Box::new(make),
+    }
 }
 
 fn real_data() -> String {
     data_dir().to_str().unwrap().to_string()
 }
 
+/// `train` on the real data with these options.
+fn options(name: &'static str, names: &'static str, opts: &'static [&'static str]) -> Case {
+    case(name, names, move |c| train(c, &real_data(), opts))
+}
+
+/// `train` on MNIST with the data file `file` (`IMAGES` etc. + ".gz", or raw) replaced by `bytes`
+/// (None: left out).
+fn data(
+    name: &'static str,
+    names: &'static str,
+    file: &'static str,
+    bytes: impl Fn() -> Option<Vec<u8>> + 'static,
+) -> Case {
+    case(name, names, move |c| {
+        train(c, &c.data_with(file, bytes()), &[])
+    })
+}
+
+/// Sets the value at a JSON pointer, adding the last key when it is new.
+fn set(json: &mut serde_json::Value, pointer: &str, value: serde_json::Value) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    json.pointer_mut(parent).unwrap()[key] = value;
+}
+
+/// `train --spec` with the trained autoencoder's spec, `pointer` set to `value`.
+fn spec(
+    name: &'static str,
+    names: &'static str,
+    pointer: &'static str,
+    value: serde_json::Value,
+) -> Case {
+    case(name, names, move |c| {
+        let s = c.spec_with("s.json", |j| set(j, pointer, value.clone()));
+        train(c, &real_data(), &["--spec", &s])
+    })
+}
+
+/// `gan --spec` with the trained GAN's spec, `pointer` set to `value`.
+fn gan_spec(
+    name: &'static str,
+    names: &'static str,
+    pointer: &'static str,
+    value: serde_json::Value,
+) -> Case {
+    case(name, names, move |c| {
+        let s = c.gan_spec_with("g.json", |j| set(j, pointer, value.clone()));
+        gan(c, &s)
+    })
+}
+
+fn gan(c: &Ctx, spec: &str) -> Vec<String> {
+    let data = real_data();
+    let out = c.out();
+    args(&[
+        "gan", "--spec", spec, "--epochs", "1", "--limit", "128", "--data", &data, "--out", &out,
+    ])
+}
+
+/// `eval` of the trained autoencoder's directory with `file` replaced by `bytes` (None: removed).
+fn model(
+    name: &'static str,
+    names: &'static str,
+    file: &'static str,
+    bytes: impl Fn(&Ctx) -> Option<Vec<u8>> + 'static,
+) -> Case {
+    case(name, names, move |c| {
+        let m = c.model_with(&c.fx.ae, file, bytes(c));
+        args(&["eval", "--model", &m, "--data", &real_data()])
+    })
+}
+
+fn images(magic: [u8; 4], count: u32, rows: u32, cols: u32, n: usize) -> Option<Vec<u8>> {
+    Some(gz(&idx_images(magic, count, rows, cols, n)))
+}
+
+fn mnist_file(name: &str) -> Vec<u8> {
+    std::fs::read(data_dir().join(format!("{name}.gz"))).unwrap()
+}
+
+fn ae_model(c: &Ctx) -> Vec<u8> {
+    std::fs::read(c.fx.ae.join("model.bpk")).unwrap()
+}
+
+const IMAGES_GZ: &str = "train-images-idx3-ubyte.gz";
+const LABELS_GZ: &str = "train-labels-idx1-ubyte.gz";
+const IDX3: [u8; 4] = [0, 0, 8, 3];
+
 fn cases() -> Vec<Case> {
+    use serde_json::json;
     vec![
         // --- IDX files ---
-        Case {
-            name: "training images cut to a third (gzip ends early)",
-            names: IMAGES,
-            make: |c| {
-                let b = std::fs::read(data_dir().join(format!("{IMAGES}.gz"))).unwrap();
-                let d = c.data_with(&format!("{IMAGES}.gz"), Some(b[..b.len() / 3].to_vec()));
-                train(c, &d, &[])
+        data(
+            "training images cut to a third (gzip ends early)",
+            IMAGES,
+            IMAGES_GZ,
+            || {
+                let b = mnist_file(IMAGES);
+                Some(b[..b.len() / 3].to_vec())
             },
-        },
-        Case {
-            name: "images with a wrong magic number",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 8, 9], 10, 28, 28, 10));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "images of floats, not bytes (type 0x0D)",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 0x0D, 3], 10, 28, 28, 40));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "images with two dimensions",
-            names: IMAGES,
-            make: |c| {
-                let mut b = vec![0, 0, 8, 2];
-                b.extend(10u32.to_be_bytes());
-                b.extend(784u32.to_be_bytes());
-                b.extend(vec![0u8; 7840]);
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(gz(&b))), &[])
-            },
-        },
-        Case {
-            name: "images of 28 x 27 pixels",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 8, 3], 60000, 28, 27, 60000));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "images claiming 4 billion digits",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 8, 3], u32::MAX, 28, 28, 10));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "images claiming 4 billion rows",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 8, 3], 10, u32::MAX, u32::MAX, 0));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "images: a gzip header then garbage",
-            names: IMAGES,
-            make: |c| {
+        ),
+        data(
+            "images with a wrong magic number",
+            IMAGES,
+            IMAGES_GZ,
+            || images([0, 0, 8, 9], 10, 28, 28, 10),
+        ),
+        data(
+            "images of floats, not bytes (type 0x0D)",
+            IMAGES,
+            IMAGES_GZ,
+            || images([0, 0, 0x0D, 3], 10, 28, 28, 40),
+        ),
+        data("images with two dimensions", IMAGES, IMAGES_GZ, || {
+            let mut b = vec![0, 0, 8, 2];
+            b.extend(10u32.to_be_bytes());
+            b.extend(784u32.to_be_bytes());
+            b.extend(vec![0u8; 7840]);
+            Some(gz(&b))
+        }),
+        data("images of 28 x 27 pixels", IMAGES, IMAGES_GZ, || {
+            images(IDX3, 60000, 28, 27, 60000)
+        }),
+        data(
+            "images claiming 4 billion digits",
+            IMAGES,
+            IMAGES_GZ,
+            || images(IDX3, u32::MAX, 28, 28, 10),
+        ),
+        data("images claiming 4 billion rows", IMAGES, IMAGES_GZ, || {
+            images(IDX3, 10, u32::MAX, u32::MAX, 0)
+        }),
+        data(
+            "images: a gzip header then garbage",
+            IMAGES,
+            IMAGES_GZ,
+            || {
                 let mut b = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
                 b.extend((0..4000u32).map(|i| (i * 7919 % 251) as u8));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
+                Some(b)
             },
-        },
-        Case {
-            name: "images: an empty file",
-            names: IMAGES,
-            make: |c| {
-                train(
-                    c,
-                    &c.data_with(&format!("{IMAGES}.gz"), Some(Vec::new())),
-                    &[],
-                )
-            },
-        },
-        Case {
-            name: "images: zero digits",
-            names: IMAGES,
-            make: |c| {
-                let b = gz(&idx_images([0, 0, 8, 3], 0, 28, 28, 0));
-                train(c, &c.data_with(&format!("{IMAGES}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "labels out of range (12)",
-            names: LABELS,
-            make: |c| {
-                let mut labels = vec![3u8; 60000];
-                labels[17] = 12;
-                train(
-                    c,
-                    &c.data_with(&format!("{LABELS}.gz"), Some(gz(&idx_labels(&labels)))),
-                    &[],
-                )
-            },
-        },
-        Case {
-            name: "fewer labels than images",
-            names: LABELS,
-            make: |c| {
-                let b = gz(&idx_labels(&[1u8; 100]));
-                train(c, &c.data_with(&format!("{LABELS}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "labels cut short of their count",
-            names: LABELS,
-            make: |c| {
-                let mut b = idx_labels(&[1u8; 60000]);
-                b.truncate(5000);
-                train(c, &c.data_with(&format!("{LABELS}.gz"), Some(gz(&b))), &[])
-            },
-        },
-        Case {
-            name: "an image file where the labels belong",
-            names: LABELS,
-            make: |c| {
-                let b = std::fs::read(data_dir().join(format!("{TEST_IMAGES}.gz"))).unwrap();
-                train(c, &c.data_with(&format!("{LABELS}.gz"), Some(b)), &[])
-            },
-        },
-        Case {
-            name: "labels missing",
-            names: LABELS,
-            make: |c| train(c, &c.data_with(&format!("{LABELS}.gz"), None), &[]),
-        },
-        Case {
-            name: "raw (not gzip) test images, truncated",
-            names: TEST_IMAGES,
-            make: |c| {
-                let b = idx_images([0, 0, 8, 3], 10000, 28, 28, 100);
-                train(c, &c.data_with(TEST_IMAGES, Some(b)), &[])
-            },
-        },
-        Case {
-            name: "--data is a file",
-            names: "labels.idx",
-            make: |c| train(c, &c.write("labels.idx", b"not a directory"), &[]),
-        },
+        ),
+        data("images: an empty file", IMAGES, IMAGES_GZ, || {
+            Some(Vec::new())
+        }),
+        data("images: zero digits", IMAGES, IMAGES_GZ, || {
+            images(IDX3, 0, 28, 28, 0)
+        }),
+        data("labels out of range (12)", LABELS, LABELS_GZ, || {
+            let mut labels = vec![3u8; 60000];
+            labels[17] = 12;
+            Some(gz(&idx_labels(&labels)))
+        }),
+        data("fewer labels than images", LABELS, LABELS_GZ, || {
+            Some(gz(&idx_labels(&[1u8; 100])))
+        }),
+        data("labels cut short of their count", LABELS, LABELS_GZ, || {
+            let mut b = idx_labels(&[1u8; 60000]);
+            b.truncate(5000);
+            Some(gz(&b))
+        }),
+        data(
+            "an image file where the labels belong",
+            LABELS,
+            LABELS_GZ,
+            || Some(mnist_file(TEST_IMAGES)),
+        ),
+        data("labels missing", LABELS, LABELS_GZ, || None),
+        data(
+            "raw (not gzip) test images, truncated",
+            TEST_IMAGES,
+            TEST_IMAGES,
+            || Some(idx_images(IDX3, 10000, 28, 28, 100)),
+        ),
+        case("--data is a file", "labels.idx", |c| {
+            train(c, &c.write("labels.idx", b"not a directory"), &[])
+        }),
         // --- model files ---
-        Case {
-            name: "model file truncated",
-            names: "model.bpk",
-            make: |c| {
-                let b = std::fs::read(c.fx.ae.join("model.bpk")).unwrap();
-                let m = c.model_with(&c.fx.ae, "model.bpk", Some(b[..b.len() / 2].to_vec()));
-                args(&["eval", "--model", &m, "--data", &real_data()])
+        model("model file truncated", "model.bpk", "model.bpk", |c| {
+            let b = ae_model(c);
+            Some(b[..b.len() / 2].to_vec())
+        }),
+        model(
+            "model file of random bytes",
+            "model.bpk",
+            "model.bpk",
+            |_| {
+                Some(
+                    (0..5000u32)
+                        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                        .collect(),
+                )
             },
-        },
-        Case {
-            name: "model file of random bytes",
-            names: "model.bpk",
-            make: |c| {
-                let b: Vec<u8> = (0..5000u32)
-                    .map(|i| ((i.wrapping_mul(2654435761u32)) >> 13) as u8)
-                    .collect();
-                let m = c.model_with(&c.fx.ae, "model.bpk", Some(b));
-                args(&["eval", "--model", &m, "--data", &real_data()])
-            },
-        },
-        Case {
-            name: "model file missing",
-            names: "model.bpk",
-            make: |c| {
-                let m = c.model_with(&c.fx.ae, "model.bpk", None);
-                args(&["eval", "--model", &m, "--data", &real_data()])
-            },
-        },
-        Case {
-            name: "weights of another architecture than spec.json",
-            names: "architecture",
-            make: |c| {
-                let best = std::process::Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        ),
+        model("model file missing", "model.bpk", "model.bpk", |_| None),
+        model(
+            "weights of another architecture than spec.json",
+            "architecture",
+            "spec.json",
+            |_| {
+                let best = Command::new(env!("CARGO_BIN_EXE_latentlab"))
                     .args(["arch", "--preset", "best", "--json"])
                     .output()
-                    .unwrap()
-                    .stdout;
-                let m = c.model_with(&c.fx.ae, "spec.json", Some(best));
-                args(&["eval", "--model", &m, "--data", &real_data()])
+                    .unwrap();
+                Some(best.stdout)
             },
-        },
-        Case {
-            name: "spec.json beside the model is not JSON",
-            names: "spec.json",
-            make: |c| {
-                let m = c.model_with(&c.fx.ae, "spec.json", Some(b"{\"name\": ".to_vec()));
-                args(&["eval", "--model", &m, "--data", &real_data()])
-            },
-        },
-        Case {
-            name: "NaN weights",
-            names: "NaN",
-            make: |c| {
-                let mut b = std::fs::read(c.fx.ae.join("model.bpk")).unwrap();
-                // Tensor data sits after the header: make the last kilobyte all-ones bits (NaN).
-                let n = b.len();
-                b[n - 1024..].fill(0xFF);
-                let m = c.model_with(&c.fx.ae, "model.bpk", Some(b));
-                args(&["eval", "--model", &m, "--data", &real_data()])
-            },
-        },
-        Case {
-            name: "a classifier where an autoencoder is wanted",
-            names: "classifier",
-            make: |c| {
+        ),
+        model(
+            "spec.json beside the model is not JSON",
+            "spec.json",
+            "spec.json",
+            |_| Some(b"{\"name\": ".to_vec()),
+        ),
+        model("NaN weights", "NaN", "model.bpk", |c| {
+            // Tensor data sits after the header: make the last kilobyte all-ones bits (NaN).
+            let mut b = ae_model(c);
+            let n = b.len();
+            b[n - 1024..].fill(0xFF);
+            Some(b)
+        }),
+        case(
+            "a classifier where an autoencoder is wanted",
+            "classifier",
+            |c| {
                 args(&[
                     "eval",
                     "--model",
@@ -453,356 +477,173 @@ fn cases() -> Vec<Case> {
                     &real_data(),
                 ])
             },
-        },
-        Case {
-            name: "a GAN where an autoencoder is wanted",
-            names: "GAN",
-            make: |c| {
-                args(&[
-                    "eval",
-                    "--model",
-                    c.fx.gan.to_str().unwrap(),
-                    "--data",
-                    &real_data(),
-                ])
-            },
-        },
-        Case {
-            name: "an autoencoder where a GAN is wanted",
-            names: "GAN",
-            make: |c| {
-                let out = format!("{}/digits.png", c.out());
-                args(&[
-                    "generate",
-                    "--model",
-                    c.fx.ae.to_str().unwrap(),
-                    "--n",
-                    "4",
-                    "--out",
-                    &out,
-                ])
-            },
-        },
-        Case {
-            name: "an autoencoder as the judge",
-            names: "judge",
-            make: |c| {
-                let ae = c.fx.ae.to_str().unwrap().to_string();
-                let mut a = args(&[
-                    "gan", "--kind", "gan", "--epochs", "1", "--limit", "128", "--quiet",
-                ]);
-                a.extend(args(&[
-                    "--data",
-                    &real_data(),
-                    "--judge",
-                    &ae,
-                    "--out",
-                    &c.out(),
-                ]));
-                a
-            },
-        },
-        Case {
-            name: "a GAN to fine-tune as a classifier",
-            names: "autoencoder",
-            make: |c| {
-                let mut a = args(&[
-                    "finetune",
-                    "--model",
-                    c.fx.gan.to_str().unwrap(),
-                    "--epochs",
-                    "1",
-                ]);
-                a.extend(args(&[
-                    "--limit",
-                    "300",
-                    "--quiet",
-                    "--data",
-                    &real_data(),
-                    "--out",
-                    &c.out(),
-                ]));
-                a
-            },
-        },
-        Case {
-            name: "an empty model directory",
-            names: "model.bpk",
-            make: |c| {
-                std::fs::create_dir_all(c.dir.join("empty")).unwrap();
-                args(&["eval", "--model", &c.path("empty"), "--data", &real_data()])
-            },
-        },
+        ),
+        case("a GAN where an autoencoder is wanted", "GAN", |c| {
+            args(&[
+                "eval",
+                "--model",
+                c.fx.gan.to_str().unwrap(),
+                "--data",
+                &real_data(),
+            ])
+        }),
+        case("an autoencoder where a GAN is wanted", "GAN", |c| {
+            let out = format!("{}/digits.png", c.out());
+            args(&[
+                "generate",
+                "--model",
+                c.fx.ae.to_str().unwrap(),
+                "--n",
+                "4",
+                "--out",
+                &out,
+            ])
+        }),
+        case("an autoencoder as the judge", "judge", |c| {
+            let (ae, data, out) = (c.fx.ae.to_str().unwrap(), real_data(), c.out());
+            args(&[
+                "gan", "--kind", "gan", "--epochs", "1", "--limit", "128", "--quiet", "--data",
+                &data, "--judge", ae, "--out", &out,
+            ])
+        }),
+        case("a GAN to fine-tune as a classifier", "autoencoder", |c| {
+            let (gan, data, out) = (c.fx.gan.to_str().unwrap(), real_data(), c.out());
+            args(&[
+                "finetune", "--model", gan, "--epochs", "1", "--limit", "300", "--quiet", "--data",
+                &data, "--out", &out,
+            ])
+        }),
+        case("an empty model directory", "model.bpk", |c| {
+            std::fs::create_dir_all(c.dir.join("empty")).unwrap();
+            args(&["eval", "--model", &c.path("empty"), "--data", &real_data()])
+        }),
         // --- specs ---
-        Case {
-            name: "negative channel count",
-            names: "channels",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["conv"][0]["channels"] = (-3).into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "zero channels",
-            names: "channels",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["conv"][0]["channels"] = 0.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a million channels",
-            names: "parameters",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| {
-                    j["arch"]["conv"][0]["channels"] = 1_000_000.into()
-                });
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a kernel larger than its input",
-            names: "kernel",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["conv"][0]["kernel"] = 40.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "an unknown field",
-            names: "lattent",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["lattent"] = 8.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a negative learning rate",
-            names: "lr",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["train"]["lr"] = (-0.001).into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a learning rate of \"NaN\" (a string)",
-            names: "lr",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["train"]["lr"] = "NaN".into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "batch size 0",
-            names: "batch",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["train"]["batch_size"] = 0.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a batch larger than the data",
-            names: "batch",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["train"]["batch_size"] = 4096.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "latent of the wrong JSON type",
-            names: "latent",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["latent"] = "eight".into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "latent 0",
-            names: "latent",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["latent"] = 0.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "dropout 1.5",
-            names: "dropout",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["encoder_dropout"] = 1.5.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "conv layers not a list",
-            names: "conv",
-            make: |c| {
-                let s = c.spec_with("s.json", |j| j["arch"]["conv"] = 3.into());
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a spec file of binary bytes",
-            names: "garbage.json",
-            make: |c| {
-                let s = c.write("garbage.json", &[0xff, 0xfe, 0, 1, 2, 3]);
-                train(c, &real_data(), &["--spec", &s])
-            },
-        },
-        Case {
-            name: "a spec file that does not exist",
-            names: "nowhere.json",
-            make: |c| train(c, &real_data(), &["--spec", &c.path("nowhere.json")]),
-        },
-        Case {
-            name: "a GAN spec of an unknown kind",
-            names: "dcgan",
-            make: |c| {
-                let s = c.gan_spec_with("g.json", |j| j["kind"] = "dcgan".into());
-                args(&[
-                    "gan",
-                    "--spec",
-                    &s,
-                    "--epochs",
-                    "1",
-                    "--limit",
-                    "128",
-                    "--data",
-                    &real_data(),
-                    "--out",
-                    &c.out(),
-                ])
-            },
-        },
-        Case {
-            name: "a GAN spec without noise",
-            names: "noise",
-            make: |c| {
-                let s = c.gan_spec_with("g.json", |j| j["noise"] = 0.into());
-                args(&[
-                    "gan",
-                    "--spec",
-                    &s,
-                    "--epochs",
-                    "1",
-                    "--limit",
-                    "128",
-                    "--data",
-                    &real_data(),
-                    "--out",
-                    &c.out(),
-                ])
-            },
-        },
-        Case {
-            name: "an autoencoder spec given as a GAN spec",
-            names: "not a valid GAN spec",
-            make: |c| {
-                let s = c.spec_with("s.json", |_| {});
-                args(&[
-                    "gan",
-                    "--spec",
-                    &s,
-                    "--epochs",
-                    "1",
-                    "--limit",
-                    "128",
-                    "--data",
-                    &real_data(),
-                    "--out",
-                    &c.out(),
-                ])
-            },
-        },
+        spec(
+            "negative channel count",
+            "channels",
+            "/arch/conv/0/channels",
+            json!(-3),
+        ),
+        spec(
+            "zero channels",
+            "channels",
+            "/arch/conv/0/channels",
+            json!(0),
+        ),
+        spec(
+            "a million channels",
+            "parameters",
+            "/arch/conv/0/channels",
+            json!(1_000_000),
+        ),
+        spec(
+            "a kernel larger than its input",
+            "kernel",
+            "/arch/conv/0/kernel",
+            json!(40),
+        ),
+        spec("an unknown field", "lattent", "/arch/lattent", json!(8)),
+        spec("a negative learning rate", "lr", "/train/lr", json!(-0.001)),
+        spec(
+            "a learning rate of \"NaN\" (a string)",
+            "lr",
+            "/train/lr",
+            json!("NaN"),
+        ),
+        spec("batch size 0", "batch", "/train/batch_size", json!(0)),
+        spec(
+            "a batch larger than the data",
+            "batch",
+            "/train/batch_size",
+            json!(4096),
+        ),
+        spec(
+            "latent of the wrong JSON type",
+            "latent",
+            "/arch/latent",
+            json!("eight"),
+        ),
+        spec("latent 0", "latent", "/arch/latent", json!(0)),
+        spec(
+            "dropout 1.5",
+            "dropout",
+            "/arch/encoder_dropout",
+            json!(1.5),
+        ),
+        spec("conv layers not a list", "conv", "/arch/conv", json!(3)),
+        case("a spec file of binary bytes", "garbage.json", |c| {
+            let s = c.write("garbage.json", &[0xff, 0xfe, 0, 1, 2, 3]);
+            train(c, &real_data(), &["--spec", &s])
+        }),
+        case("a spec file that does not exist", "nowhere.json", |c| {
+            train(c, &real_data(), &["--spec", &c.path("nowhere.json")])
+        }),
+        gan_spec(
+            "a GAN spec of an unknown kind",
+            "dcgan",
+            "/kind",
+            json!("dcgan"),
+        ),
+        gan_spec("a GAN spec without noise", "noise", "/noise", json!(0)),
+        case(
+            "an autoencoder spec given as a GAN spec",
+            "not a valid GAN spec",
+            |c| gan(c, &c.spec_with("s.json", |_| {})),
+        ),
         // --- command-line options ---
-        Case {
-            name: "noise amount not a number",
-            names: "urn",
-            make: |c| train(c, &real_data(), &["--noise", "urn:abc"]),
-        },
-        Case {
-            name: "an unknown noise kind",
-            names: "sparkle",
-            make: |c| train(c, &real_data(), &["--noise", "sparkle:0.3"]),
-        },
-        Case {
-            name: "a noise amount out of range",
-            names: "snp",
-            make: |c| train(c, &real_data(), &["--noise", "snp:1.7"]),
-        },
-        Case {
-            name: "prune every=x",
-            names: "every",
-            make: |c| train(c, &real_data(), &["--prune", "every=x"]),
-        },
-        Case {
-            name: "an unknown prune key",
-            names: "often",
-            make: |c| train(c, &real_data(), &["--prune", "often=3"]),
-        },
-        Case {
-            name: "--out is a file",
-            names: "a-file",
-            make: |c| {
-                let f = c.write("a-file", b"keep me");
-                train(c, &real_data(), &["--out", &f])
-            },
-        },
-        Case {
-            name: "--out cannot be created",
-            names: "/proc",
-            make: |c| train(c, &real_data(), &["--out", "/proc/latentlab-out"]),
-        },
-        Case {
-            name: "--max-minutes negative",
-            names: "max-minutes",
-            make: |c| train(c, &real_data(), &["--max-minutes=-1"]),
-        },
-        Case {
-            name: "--lr NaN",
-            names: "lr",
-            make: |c| train(c, &real_data(), &["--lr", "NaN"]),
-        },
-        Case {
-            name: "--epochs 0",
-            names: "epochs",
-            make: |c| train(c, &real_data(), &["--epochs", "0"]),
-        },
-        Case {
-            name: "--limit 0",
-            names: "limit",
-            make: |c| train(c, &real_data(), &["--limit", "0"]),
-        },
-        Case {
-            name: "generate digit 12",
-            names: "class",
-            make: |c| {
-                let out = format!("{}/digits.idx", c.out());
-                let gan = c.fx.gan.to_str().unwrap().to_string();
-                args(&[
-                    "generate", "--model", &gan, "--class", "12", "--n", "4", "--out", &out,
-                ])
-            },
-        },
-        Case {
-            name: "generate zero digits",
-            names: "--n",
-            make: |c| {
-                let out = format!("{}/digits.idx", c.out());
-                let gan = c.fx.gan.to_str().unwrap().to_string();
-                args(&["generate", "--model", &gan, "--n", "0", "--out", &out])
-            },
-        },
-        Case {
-            name: "cv with one fold",
-            names: "folds",
-            make: |c| {
-                let mut a = args(&[
-                    "cv", "--folds", "1", "--epochs", "1", "--limit", "300", "--quiet",
-                ]);
-                a.extend(args(&["--data", &real_data(), "--out", &c.out()]));
-                a
-            },
-        },
+        options("noise amount not a number", "urn", &["--noise", "urn:abc"]),
+        options(
+            "an unknown noise kind",
+            "sparkle",
+            &["--noise", "sparkle:0.3"],
+        ),
+        options(
+            "a noise amount out of range",
+            "snp",
+            &["--noise", "snp:1.7"],
+        ),
+        options("prune every=x", "every", &["--prune", "every=x"]),
+        options("an unknown prune key", "often", &["--prune", "often=3"]),
+        case("--out is a file", "a-file", |c| {
+            let f = c.write("a-file", b"keep me");
+            train(c, &real_data(), &["--out", &f])
+        }),
+        options(
+            "--out cannot be created",
+            "/proc",
+            &["--out", "/proc/latentlab-out"],
+        ),
+        options(
+            "--max-minutes negative",
+            "max-minutes",
+            &["--max-minutes=-1"],
+        ),
+        options("--lr NaN", "lr", &["--lr", "NaN"]),
+        options("--epochs 0", "epochs", &["--epochs", "0"]),
+        options("--limit 0", "limit", &["--limit", "0"]),
+        case("generate digit 12", "class", |c| {
+            let (gan, out) = (
+                c.fx.gan.to_str().unwrap(),
+                format!("{}/digits.idx", c.out()),
+            );
+            args(&[
+                "generate", "--model", gan, "--class", "12", "--n", "4", "--out", &out,
+            ])
+        }),
+        case("generate zero digits", "--n", |c| {
+            let (gan, out) = (
+                c.fx.gan.to_str().unwrap(),
+                format!("{}/digits.idx", c.out()),
+            );
+            args(&["generate", "--model", gan, "--n", "0", "--out", &out])
+        }),
+        case("cv with one fold", "folds", |c| {
+            let (data, out) = (real_data(), c.out());
+            args(&[
+                "cv", "--folds", "1", "--epochs", "1", "--limit", "300", "--quiet", "--data",
+                &data, "--out", &out,
+            ])
+        }),
     ]
 }
 
