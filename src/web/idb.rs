@@ -1,4 +1,5 @@
-//! Saved models in IndexedDB, so they survive a reload of the page.
+//! Saved models in IndexedDB, so they survive a reload of the page; and the checkpoint of the
+//! training run in progress (one record, replaced after every epoch), so a reload can resume it.
 
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,37 @@ pub struct StoredModel {
     pub source: String,
     #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
+    /// A checkpoint's run (`source` is [`CHECKPOINT`]): what resuming it needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// The `source` of the checkpoint record (never listed among the saved models).
+pub const CHECKPOINT: &str = "checkpoint";
+
+/// Where a checkpointed run stood, and how it was started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    pub epochs_done: usize,
+    pub epochs_total: usize,
+    pub limit: Option<usize>,
+    pub seed: u64,
+}
+
+/// Keeps `model` as the checkpoint, in place of any earlier one.
+pub async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
+    clear_checkpoints().await?;
+    add(model).await.map(|_| ())
+}
+
+/// Removes every checkpoint (the run finished, was stopped, or the user discarded it).
+pub async fn clear_checkpoints() -> Result<(), String> {
+    for m in list().await? {
+        if let (CHECKPOINT, Some(id)) = (m.source.as_str(), m.id) {
+            delete(id).await?;
+        }
+    }
+    Ok(())
 }
 
 fn err(e: impl std::fmt::Display) -> String {

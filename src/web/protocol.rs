@@ -100,6 +100,9 @@ pub enum Request {
         /// Start from the model in use (its architecture and weights; e.g. a denoising
         /// fine-tune) instead of fresh weights; the spec's training settings apply.
         from_model_in_use: bool,
+        /// Start from these weights (a model file for `spec`'s architecture): resuming a
+        /// checkpointed run after a reload.
+        start: Option<ByteBuf>,
     },
     /// Fine-tune a digit classifier from the encoder of the model in use.
     Finetune {
@@ -200,6 +203,9 @@ pub enum Response {
         val: usize,
         backend: BackendKind,
         originals: Vec<f32>,
+        /// The request's image limit and seed (a checkpoint keeps them to resume the run).
+        limit: Option<usize>,
+        seed: u64,
     },
     Progress {
         progress: Progress,
@@ -215,6 +221,8 @@ pub enum Response {
         /// The worker's wasm memory (MB) after the epoch: flat from epoch to epoch when nothing
         /// leaks (wasm memory only grows, so this is its high-water mark).
         memory_mb: f64,
+        /// The weights after the epoch (a model file): the page keeps them as the checkpoint.
+        model: ByteBuf,
     },
     Finished {
         model: ByteBuf,

@@ -86,6 +86,13 @@ pub struct AppState {
     pub history: RwSignal<Vec<EpochRecord>>,
     /// The worker's wasm memory (MB) after each epoch of the run.
     pub memory: RwSignal<Vec<f64>>,
+    /// The run in progress as a checkpoint would resume it: its limit and seed, and the epochs
+    /// done before it started (a resumed run continues a checkpoint's count).
+    pub run_origin: RwSignal<(Option<usize>, u64, usize)>,
+    /// Epochs done before the next run starts (set by "Resume", 0 otherwise).
+    pub resume_base: RwSignal<usize>,
+    /// A checkpoint found in IndexedDB when the page opened: a run a reload interrupted.
+    pub checkpoint: RwSignal<Option<StoredModel>>,
     pub recon: RwSignal<Reconstructions>,
     /// Result of the last finished run: test loss and how it ended.
     pub last_result: RwSignal<Option<String>>,
@@ -146,6 +153,9 @@ impl AppState {
             progress: RwSignal::new(None),
             history: RwSignal::new(Vec::new()),
             memory: RwSignal::new(Vec::new()),
+            run_origin: RwSignal::new((None, 0, 0)),
+            resume_base: RwSignal::new(0),
+            checkpoint: RwSignal::new(None),
             recon: RwSignal::new(Reconstructions::default()),
             last_result: RwSignal::new(None),
             errors: RwSignal::new(Vec::new()),
@@ -185,6 +195,50 @@ impl AppState {
     }
 
     /// Where a model trained in the page came from, for the saved-models list.
+    /// Keeps the weights after `epoch` of the run in progress as the checkpoint a reload can
+    /// resume (IndexedDB errors are shown, never silent).
+    fn keep_checkpoint(&self, epoch: usize, bytes: Vec<u8>) {
+        let Some(spec) = self.run_spec.get_untracked() else {
+            return;
+        };
+        let (limit, seed, base) = self.run_origin.get_untracked();
+        let model = StoredModel {
+            id: None,
+            name: spec.name.clone(),
+            created: js_sys::Date::now(),
+            spec_name: spec.name.clone(),
+            loss: spec.train.loss.name().into(),
+            test_loss: None,
+            epochs: base + epoch,
+            source: crate::web::idb::CHECKPOINT.into(),
+            bytes,
+            resume: Some(crate::web::idb::Resume {
+                epochs_done: base + epoch,
+                epochs_total: base + spec.train.epochs,
+                limit,
+                seed,
+            }),
+        };
+        let state = *self;
+        leptos::task::spawn_local(async move {
+            if let Err(e) = crate::web::idb::replace_checkpoint(&model).await {
+                state.error(format!("the checkpoint of this run was not kept: {e}"));
+            }
+        });
+    }
+
+    /// Forgets any checkpoint (a run ended, or the user discarded it).
+    pub fn clear_checkpoint(&self) {
+        self.checkpoint.set(None);
+        self.resume_base.set(0);
+        let state = *self;
+        leptos::task::spawn_local(async move {
+            if let Err(e) = crate::web::idb::clear_checkpoints().await {
+                state.error(e);
+            }
+        });
+    }
+
     fn trained_here(&self) -> String {
         let backend = self
             .backend
@@ -230,8 +284,14 @@ impl AppState {
                 self.error(message);
             }
             Response::Started {
-                spec, originals, ..
+                spec,
+                originals,
+                limit,
+                seed,
+                ..
             } => {
+                self.run_origin
+                    .set((limit, seed, self.resume_base.get_untracked()));
                 self.run.set(RunState::Running);
                 self.run_spec.set(Some(spec));
                 self.progress.set(None);
@@ -256,7 +316,9 @@ impl AppState {
                 reconstructions,
                 sparsity,
                 memory_mb,
+                model,
             } => {
+                self.keep_checkpoint(record.epoch, model.into_vec());
                 self.history.update(|h| h.push(record));
                 self.memory.update(|m| m.push(memory_mb));
                 self.recon.update(|r| r.reconstructions = reconstructions);
@@ -271,6 +333,8 @@ impl AppState {
                 message,
             } => {
                 self.run.set(RunState::Idle);
+                // The run is over (finished or stopped): its model is kept, not its checkpoint.
+                self.clear_checkpoint();
                 if let Some(message) = message {
                     self.error(message);
                 }
@@ -299,6 +363,7 @@ impl AppState {
                         epochs,
                         source: self.trained_here(),
                         bytes: model.into_vec(),
+                        resume: None,
                     }));
                 }
             }
@@ -351,6 +416,7 @@ impl AppState {
                         epochs: self.finetune_history.with_untracked(Vec::len),
                         source: "fine-tuned here".into(),
                         bytes: model.to_vec(),
+                        resume: None,
                     }));
                 }
                 self.classifier.set(Some(ClassifierInfo {
@@ -430,6 +496,7 @@ impl AppState {
                         epochs: history.len(),
                         source: self.trained_here(),
                         bytes: model.into_vec(),
+                        resume: None,
                     }));
                 }
             }

@@ -351,6 +351,27 @@ try {
     step(`20 epochs in ${Date.now() - memStart} ms; worker memory per epoch (MB): ${mb.join(' ')}`);
     assert.ok(mb[19] <= mb[1] * 1.10, `wasm memory after epoch 20 (${mb[19]} MB) within 10% of epoch 2 (${mb[1]} MB)`);
     await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 60_000 });
+
+    // ---- no lost work: a reload mid-run offers the last epoch's checkpoint and resumes it ------
+    await page.fill('#spec-name', 'e2e-resume');
+    await page.fill('#spec-epochs', '4');
+    await page.fill('#train-images', '12000');
+    await page.click('#start');
+    await page.waitForFunction(() => (document.querySelector('#train-memory').dataset.mb || '').split(',').filter(Boolean).length >= 2, null, { timeout: 120_000 });
+    await page.reload();
+    await page.waitForSelector('#checkpoint:not(.hidden)', { timeout: 30_000 });
+    const offered = await page.textContent('#checkpoint-text');
+    const done = Number(/after epoch (\d+) of 4/.exec(offered)?.[1]);
+    assert.ok(done >= 1 && done < 4, `the checkpoint is of a finished epoch before the last: ${offered}`);
+    await page.screenshot({ path: join(shots, `${mode}-resume.png`) });
+    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+    await page.click('#checkpoint-resume');
+    await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 240_000 });
+    const resumed = (await page.getAttribute('#loss-chart', 'data-val')).split(',');
+    assert.equal(resumed.length, 4 - done, `the resumed run trains the ${4 - done} epochs left`);
+    assert.ok(await page.isHidden('#checkpoint'), 'the offer is gone once the run finished');
+    await page.waitForFunction(() => document.querySelector('#model-list')?.textContent.includes('e2e-resume'));
+    step(`reloaded mid-run: "${offered}"; resumed, ${resumed.length} epochs left, saved as e2e-resume`);
   }
 
   await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });

@@ -18,7 +18,12 @@ use crate::web::state::AppState;
 pub fn refresh(state: AppState) {
     spawn_local(async move {
         match idb::list().await {
-            Ok(models) => state.models.set(models),
+            Ok(models) => state.models.set(
+                models
+                    .into_iter()
+                    .filter(|m| m.source != idb::CHECKPOINT)
+                    .collect(),
+            ),
             Err(e) => state.error(e),
         }
     });
@@ -78,6 +83,7 @@ async fn upload(state: AppState, file: web_sys::File) {
         epochs: 0,
         source: "uploaded".into(),
         bytes,
+        resume: None,
     };
     match idb::add(&model).await {
         Ok(_) => {
@@ -95,6 +101,13 @@ async fn upload(state: AppState, file: web_sys::File) {
 pub fn ModelsView() -> impl IntoView {
     let state = expect_context::<AppState>();
     refresh(state);
+    // A checkpoint left in IndexedDB is a run the last page closed mid-way: offer it.
+    spawn_local(async move {
+        if let Ok(models) = idb::list().await {
+            let checkpoint = models.into_iter().find(|m| m.source == idb::CHECKPOINT);
+            state.checkpoint.set(checkpoint);
+        }
+    });
     // A finished training run is stored as soon as it arrives.
     Effect::new(move |_| {
         if let Some(model) = state.finished.get() {

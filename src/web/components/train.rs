@@ -47,11 +47,17 @@ pub fn TrainView() -> impl IntoView {
         };
         let limit = image_limit(&images.get_untracked());
         state.history.set(Vec::new());
+        // A new run replaces an interrupted one.
+        if state.checkpoint.get_untracked().is_some() {
+            state.clear_checkpoint();
+        }
+        state.resume_base.set(0);
         send(Request::Train {
             spec,
             seed: 42,
             limit,
             from_model_in_use: from_model.get_untracked() && have_model.get_untracked(),
+            start: None,
         });
     };
     let bench = move |_| {
@@ -97,6 +103,7 @@ pub fn TrainView() -> impl IntoView {
     view! {
         <section class="card train" id="train-view">
             <h2>"Train an autoencoder"</h2>
+            <ResumeBanner can_start=can_start />
             <SpecEditor form=form disabled=running />
             <div class="row controls">
                 <label class="field small" title="train on the first N of the 60,000 training images (80% train, 20% validation)">
@@ -182,6 +189,58 @@ fn Sparsity() -> impl IntoView {
                     </div>
                 }
             }).collect_view()}
+        </div>
+    }
+}
+
+/// Offers to resume a run that a reload (or a closed tab) interrupted, from its last epoch's
+/// checkpoint: the same spec, images and seed for the epochs left. Adam's moments are not in
+/// the checkpoint, so the optimiser starts afresh from the saved weights.
+#[component]
+fn ResumeBanner(can_start: Signal<bool>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let resume = move |_| {
+        let Some(checkpoint) = state.checkpoint.get_untracked() else {
+            return;
+        };
+        let Some(r) = checkpoint.resume.clone() else {
+            return state.clear_checkpoint();
+        };
+        let mut spec = match crate::store::read_spec(&checkpoint.name, &checkpoint.bytes) {
+            Ok(spec) => spec,
+            Err(e) => {
+                state.error(format!("the checkpoint cannot be resumed: {e}"));
+                return state.clear_checkpoint();
+            }
+        };
+        spec.train.epochs = r.epochs_total.saturating_sub(r.epochs_done).max(1);
+        state.checkpoint.set(None);
+        state.resume_base.set(r.epochs_done);
+        send(Request::Train {
+            spec,
+            seed: r.seed,
+            limit: r.limit,
+            from_model_in_use: false,
+            start: Some(serde_bytes::ByteBuf::from(checkpoint.bytes)),
+        });
+    };
+    let text = move || {
+        state.checkpoint.with(|c| {
+            c.as_ref().and_then(|c| {
+                c.resume.as_ref().map(|r| {
+                    format!(
+                        "A run of {} stopped after epoch {} of {} (the page was reloaded or closed).",
+                        c.name, r.epochs_done, r.epochs_total
+                    )
+                })
+            })
+        })
+    };
+    view! {
+        <div class="checkpoint" id="checkpoint" class:hidden=move || state.checkpoint.with(Option::is_none)>
+            <p id="checkpoint-text">{move || text().unwrap_or_default()}</p>
+            <button id="checkpoint-resume" class="primary" prop:disabled=move || !can_start.get() on:click=resume>"Resume"</button>
+            <button id="checkpoint-discard" on:click=move |_| state.clear_checkpoint()>"Discard"</button>
         </div>
     }
 }

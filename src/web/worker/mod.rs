@@ -160,7 +160,12 @@ impl Worker {
                 seed,
                 limit,
                 from_model_in_use,
-            } => self.train(spec, seed, limit, from_model_in_use).await,
+                start,
+            } => {
+                let start = start.map(|b| b.into_vec());
+                self.train(spec, seed, limit, from_model_in_use, start)
+                    .await
+            }
             Request::Finetune {
                 unfreeze,
                 epochs,

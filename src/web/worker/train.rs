@@ -22,6 +22,7 @@ impl Worker {
         seed: u64,
         limit: Option<usize>,
         from_model_in_use: bool,
+        checkpoint: Option<Vec<u8>>,
     ) {
         if self.training.get() {
             return self.error("a training run is already going");
@@ -30,7 +31,10 @@ impl Worker {
             return self.error("MNIST is not loaded yet");
         };
         // Continuing from the model in use: its architecture and weights, the form's training.
-        let start = if from_model_in_use {
+        // A checkpoint's weights come with their own spec (its architecture).
+        let start = if checkpoint.is_some() {
+            checkpoint
+        } else if from_model_in_use {
             let Some((bytes, arch)) = self
                 .active
                 .borrow()
@@ -76,6 +80,8 @@ impl Worker {
             val: val.len(),
             backend,
             originals: originals.clone(),
+            limit,
+            seed,
         });
 
         self.training.set(true);
@@ -88,6 +94,7 @@ impl Worker {
             originals,
             device: device.clone(),
             pruning: spec.train.pruning.is_some(),
+            spec: spec.clone(),
         };
         let outcome = fit_spec(model, &spec.train, &train, &val, &settings, &device, page).await;
         self.training.set(false);
@@ -147,6 +154,8 @@ struct PageHooks {
     device: Device,
     /// Report the sparsity per layer after each epoch.
     pruning: bool,
+    /// The run's spec, saved with each epoch's weights (the checkpoint).
+    spec: ModelSpec,
 }
 
 impl Hooks<Autoencoder> for PageHooks {
@@ -166,11 +175,13 @@ impl Hooks<Autoencoder> for PageHooks {
         } else {
             Vec::new()
         };
+        let checkpoint = store::save_async(model, &self.spec).await;
         self.worker.epoch(Response::Epoch {
             record: record.clone(),
             reconstructions,
             sparsity,
             memory_mb: super::wasm_memory_mb(),
+            model: ByteBuf::from(checkpoint),
         })
     }
 }
