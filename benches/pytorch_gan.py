@@ -115,14 +115,14 @@ def d_loss(kind, real_label, real, fake, labels, classes, classify_fakes=True):
     return bce(real[:, :1], real_label) + bce(fake[:, :1], 0.0) + digits
 
 
-def g_loss(kind, fake, classes):
+def g_loss(kind, fake, classes, class_weight=1.0):
     if kind == "gan":
         return bce(fake, 1.0)
     if kind in ("wgan", "wgan-sn"):
         return -fake.mean()
     if kind == "acgan-study":
         return F.cross_entropy(fake, classes)
-    return bce(fake[:, :1], 1.0) + F.cross_entropy(fake[:, 1:], classes)
+    return bce(fake[:, :1], 1.0) + class_weight * F.cross_entropy(fake[:, 1:], classes)
 
 
 def optimiser(params, spec, lr):
@@ -179,7 +179,7 @@ def main():
         if state["step"] % t["u_g"] == 0:
             for p in disc.parameters():
                 p.requires_grad_(False)
-            loss_g = g_loss(kind, disc(fake), classes)
+            loss_g = g_loss(kind, disc(fake), classes, t.get("class_weight", 1.0))
             for p in disc.parameters():
                 p.requires_grad_(True)
             opt_g.zero_grad()

@@ -415,10 +415,10 @@ impl GanSpec {
                 balance: false,
                 clip,
                 real_label: if kind.wasserstein() { 1.0 } else { 0.9 },
-                class_weight: 1.0,
-                // The digit head learns real digits only: in 15 minutes judged accuracy
-                // 95.8% (worst digit 87%) against 79.8% (45%) with fakes classified too
-                // (README, "GANs").
+                // The generator's class term weighed 2 and the digit head learning real digits
+                // only: judged accuracy after 12 epochs 96.8% (worst digit 91%) against 95.5%
+                // (87%) with weight 1, and 79.8% (45%) with fakes classified too (README, "GANs").
+                class_weight: if kind.conditional() { 2.0 } else { 1.0 },
                 classify_fakes: false,
                 average: None,
             },
