@@ -40,16 +40,50 @@ fn Errors() -> impl IntoView {
     }
 }
 
+/// How many times a crashed worker is restarted before the page gives up (a worker that dies
+/// at start-up would otherwise restart forever).
+const RESTARTS: usize = 3;
+
+thread_local! {
+    static RESTARTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts the worker; when it fails (a panic, out of memory), the page says so, starts a fresh
+/// one (which loads the data again) and offers the interrupted run's checkpoint. Saved models
+/// live in IndexedDB, so nothing saved is lost.
+fn start_worker(state: AppState) {
+    let started = link::spawn(
+        move |response| state.apply(response),
+        move |e| {
+            link::terminate();
+            let restarts = RESTARTED.with(|r| r.replace(r.get() + 1));
+            let again = restarts < RESTARTS;
+            state.worker_crashed(e, again);
+            if again {
+                start_worker(state);
+            }
+        },
+    );
+    if let Err(e) = started {
+        state.error(e);
+    }
+}
+
+/// `window.latentlabCrashWorker()`: makes the worker panic (the e2e test of the restart).
+fn expose_crash_hook() {
+    let crash = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| link::send(Request::Panic));
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"latentlabCrashWorker".into(), crash.as_ref());
+    }
+    crash.forget();
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
-    if let Err(e) = link::spawn(
-        move |response| state.apply(response),
-        move |e| state.error(e),
-    ) {
-        state.error(e);
-    }
+    start_worker(state);
+    expose_crash_hook();
     // Once the worker is up, it loads the data the server offers.
     Effect::new(move |_| {
         if state.worker_ready.get() {

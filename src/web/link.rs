@@ -44,6 +44,15 @@ pub fn spawn(
     Ok(())
 }
 
+/// Stops the worker (a crashed one: its wasm instance cannot be trusted after a trap).
+pub fn terminate() {
+    WORKER.with(|w| {
+        if let Some(worker) = w.borrow_mut().take() {
+            worker.terminate();
+        }
+    });
+}
+
 /// Sends a request to the worker (dropped if the worker is not running).
 pub fn send(request: Request) {
     let serializer = serde_wasm_bindgen::Serializer::new();

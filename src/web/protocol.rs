@@ -82,6 +82,9 @@ pub struct SearchTrial {
 /// UI -> worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
+    /// Makes the worker panic: how the e2e test crashes it to check that the page reports the
+    /// crash, restarts the worker and keeps the saved models (`window.latentlabCrashWorker()`).
+    Panic,
     /// Fetch the four gzip IDX files from `base` (e.g. "data/mnist").
     LoadServedData {
         base: String,

@@ -227,6 +227,36 @@ impl AppState {
         });
     }
 
+    /// The worker failed: every run it held is over and its models in use are gone (saved
+    /// models stay in IndexedDB); the run in progress can be resumed from its checkpoint.
+    pub fn worker_crashed(&self, message: String, restarting: bool) {
+        self.error(if restarting {
+            format!("{message}; the worker was restarted (saved models are kept)")
+        } else {
+            format!("{message}; the worker failed too often and was not restarted: reload the page")
+        });
+        self.worker_ready.set(false);
+        // The new worker loads the data again (the served files, when it reports ready).
+        self.data.set(DataState::Waiting);
+        self.run.set(RunState::Idle);
+        self.progress.set(None);
+        self.finetune_running.set(false);
+        self.gan_running.set(false);
+        self.search_running.set(false);
+        self.model_in_use.set(None);
+        self.classifier.set(None);
+        self.gan_in_use.set(None);
+        let state = *self;
+        leptos::task::spawn_local(async move {
+            if let Ok(models) = crate::web::idb::list().await {
+                let checkpoint = models
+                    .into_iter()
+                    .find(|m| m.source == crate::web::idb::CHECKPOINT);
+                state.checkpoint.set(checkpoint);
+            }
+        });
+    }
+
     /// Forgets any checkpoint (a run ended, or the user discarded it).
     pub fn clear_checkpoint(&self) {
         self.checkpoint.set(None);

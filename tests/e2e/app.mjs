@@ -372,6 +372,19 @@ try {
     assert.ok(await page.isHidden('#checkpoint'), 'the offer is gone once the run finished');
     await page.waitForFunction(() => document.querySelector('#model-list')?.textContent.includes('e2e-resume'));
     step(`reloaded mid-run: "${offered}"; resumed, ${resumed.length} epochs left, saved as e2e-resume`);
+
+    // ---- a crashed worker mid-run: reported, restarted, the run offered for resuming ----------
+    await page.fill('#spec-name', 'e2e-crash');
+    await page.click('#start');
+    await page.waitForFunction(() => (document.querySelector('#train-memory').dataset.mb || '').split(',').filter(Boolean).length >= 1, null, { timeout: 120_000 });
+    await page.evaluate(() => window.latentlabCrashWorker());
+    await page.waitForFunction(() => /worker was restarted/.test(document.querySelector('#errors').textContent), null, { timeout: 30_000 });
+    await page.waitForSelector('#checkpoint:not(.hidden)', { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+    assert.ok((await page.textContent('#model-list')).includes('e2e-resume'), 'saved models are intact');
+    step(`worker crashed: ${(await page.textContent('#errors ul')).split('\n').filter((l) => /restarted/.test(l))[0]?.slice(0, 120)}; ${await page.textContent('#checkpoint-text')}`);
+    await page.click('#checkpoint-discard');
+    await page.waitForFunction(() => document.querySelector('#checkpoint').classList.contains('hidden'));
   }
 
   await page.screenshot({ path: join(shots, `${mode}-all-1280.png`), fullPage: true });
@@ -393,7 +406,7 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px)`);
 
-  const unexpected = consoleErrors.filter((e) => !/favicon|not a latentlab model|magic number|NaN or infinite/.test(e));
+  const unexpected = consoleErrors.filter((e) => !/favicon|not a latentlab model|magic number|NaN or infinite|Request::Panic|worker failed|unreachable/.test(e));
   assert.deepEqual(unexpected, [], 'no errors in the console');
   step('passed');
 } catch (e) {

@@ -229,7 +229,7 @@ fn ResumeBanner(can_start: Signal<bool>) -> impl IntoView {
             c.as_ref().and_then(|c| {
                 c.resume.as_ref().map(|r| {
                     format!(
-                        "A run of {} stopped after epoch {} of {} (the page was reloaded or closed).",
+                        "A run of {} was interrupted after epoch {} of {} (a reload, a closed tab or a failed worker).",
                         c.name, r.epochs_done, r.epochs_total
                     )
                 })

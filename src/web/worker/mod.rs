@@ -134,6 +134,7 @@ impl Worker {
                 }
             }
             Request::Resume => self.paused.set(false),
+            Request::Panic => panic!("asked to crash (Request::Panic)"),
             Request::Stop => {
                 self.stop.set(self.training.get());
                 self.paused.set(false);
@@ -211,7 +212,7 @@ impl Worker {
                 to,
                 steps,
             } => self.walk(id, class, from, to, steps).await,
-            Request::Pause | Request::Resume | Request::Stop => {
+            Request::Pause | Request::Resume | Request::Stop | Request::Panic => {
                 unreachable!("handled synchronously")
             }
         }
