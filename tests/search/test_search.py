@@ -76,8 +76,9 @@ def test_sqlite(tmp):
     report = json.loads((out / "report.json").read_text())
     assert report["best_objective"] == study.best_value
     assert (out / "history.png").stat().st_size > 1000
+    # 560 training images: more than the space's largest batch (512), which `train` requires.
     train = subprocess.run([BIN, "train", "--spec", str(out / "best-spec.json"), "--epochs", "1",
-                            "--limit", "300", "--quiet", "--data", DATA,
+                            "--limit", "700", "--quiet", "--data", DATA,
                             "--out", str(out / "trained")], capture_output=True, text=True)
     assert train.returncode == 0, train.stderr
     print(f"sqlite: {len(now)} trials ({len(invalid)} invalid nets pruned), resumed, reported")
