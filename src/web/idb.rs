@@ -7,6 +7,10 @@ use wasm_bindgen::JsValue;
 
 const DB: &str = "latentlab";
 const STORE: &str = "models";
+/// The checkpoint of the run in progress: one record under one key, replaced in a single `put`
+/// (so a reload between two writes cannot lose it). Version 2 of the database added this store.
+const CHECKPOINTS: &str = "checkpoints";
+const CHECKPOINT_KEY: &str = "current";
 
 /// A model as the page keeps it: the model file plus what the list shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,7 +32,7 @@ pub struct StoredModel {
     pub resume: Option<Resume>,
 }
 
-/// The `source` of the checkpoint record (never listed among the saved models).
+/// The `source` of a checkpoint record (kept in its own store, never among the saved models).
 pub const CHECKPOINT: &str = "checkpoint";
 
 /// Where a checkpointed run stood, and how it was started.
@@ -40,30 +44,101 @@ pub struct Resume {
     pub seed: u64,
 }
 
-/// Keeps `model` as the checkpoint, in place of any earlier one.
-pub async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
-    clear_checkpoints().await?;
-    add(model).await.map(|_| ())
-}
-
-/// Removes every checkpoint (the run finished, was stopped, or the user discarded it).
-pub async fn clear_checkpoints() -> Result<(), String> {
-    for m in list().await? {
-        if let (CHECKPOINT, Some(id)) = (m.source.as_str(), m.id) {
-            delete(id).await?;
-        }
-    }
-    Ok(())
-}
-
 fn err(e: impl std::fmt::Display) -> String {
     format!("saved models (IndexedDB): {e}")
 }
 
+/// What the checkpoint store should hold next: a model, or nothing.
+enum Wanted {
+    Put(Box<StoredModel>),
+    Clear,
+}
+
+thread_local! {
+    static WANTED: std::cell::RefCell<Option<Wanted>> = const { std::cell::RefCell::new(None) };
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Asks for `model` (None: no checkpoint) to be the stored checkpoint. Requests are applied one
+/// at a time, in order, and only the newest waiting one is applied: a short run's epochs come
+/// faster than IndexedDB writes them, and a slow write must not land after a newer one (a late
+/// put after a clear would offer a finished run; a late clear would drop a live run's).
+pub fn want_checkpoint(model: Option<StoredModel>, on_error: impl Fn(String) + 'static) {
+    let wanted = match model {
+        Some(m) => Wanted::Put(Box::new(m)),
+        None => Wanted::Clear,
+    };
+    WANTED.with(|w| *w.borrow_mut() = Some(wanted));
+    if WRITING.with(|w| w.replace(true)) {
+        return; // the running writer picks it up
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        while let Some(next) = WANTED.with(|w| w.borrow_mut().take()) {
+            let done = match next {
+                Wanted::Put(m) => replace_checkpoint(&m).await,
+                Wanted::Clear => clear_checkpoints().await,
+            };
+            if let Err(e) = done {
+                on_error(e);
+            }
+        }
+        WRITING.with(|w| w.set(false));
+    });
+}
+
+/// Keeps `model` as the checkpoint, in place of any earlier one (one `put`).
+async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
+    let value =
+        serde::Serialize::serialize(model, &serde_wasm_bindgen::Serializer::new()).map_err(err)?;
+    let db = open().await?;
+    let tx = db
+        .transaction(&[CHECKPOINTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    tx.store(CHECKPOINTS)
+        .map_err(err)?
+        .put(&value, Some(&JsValue::from_str(CHECKPOINT_KEY)))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+/// The checkpoint of a run that did not finish, if any (one that does not parse is dropped).
+pub async fn checkpoint() -> Result<Option<StoredModel>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[CHECKPOINTS], TransactionMode::ReadOnly)
+        .map_err(err)?;
+    let value = tx
+        .store(CHECKPOINTS)
+        .map_err(err)?
+        .get(JsValue::from_str(CHECKPOINT_KEY))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(value.and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
+}
+
+/// Removes the checkpoint (the run finished, was stopped, or the user discarded it).
+async fn clear_checkpoints() -> Result<(), String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(&[CHECKPOINTS], TransactionMode::ReadWrite)
+        .map_err(err)?;
+    tx.store(CHECKPOINTS)
+        .map_err(err)?
+        .delete(JsValue::from_str(CHECKPOINT_KEY))
+        .await
+        .map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
 async fn open() -> Result<Rexie, String> {
     Rexie::builder(DB)
-        .version(1)
+        .version(2)
         .add_object_store(ObjectStore::new(STORE).key_path("id").auto_increment(true))
+        .add_object_store(ObjectStore::new(CHECKPOINTS))
         .build()
         .await
         .map_err(err)

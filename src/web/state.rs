@@ -91,8 +91,12 @@ pub struct AppState {
     pub run_origin: RwSignal<(Option<usize>, u64, usize)>,
     /// Epochs done before the next run starts (set by "Resume", 0 otherwise).
     pub resume_base: RwSignal<usize>,
-    /// A checkpoint found in IndexedDB when the page opened: a run a reload interrupted.
+    /// A checkpoint found in IndexedDB when the page opened (a run a reload interrupted), or
+    /// the last one of a run whose worker failed: offered for resuming.
     pub checkpoint: RwSignal<Option<StoredModel>>,
+    /// The last checkpoint of the run in progress, as sent to IndexedDB (a failed worker's run
+    /// is offered from it without waiting for the write).
+    pub latest_checkpoint: RwSignal<Option<StoredModel>>,
     pub recon: RwSignal<Reconstructions>,
     /// Result of the last finished run: test loss and how it ended.
     pub last_result: RwSignal<Option<String>>,
@@ -156,6 +160,7 @@ impl AppState {
             run_origin: RwSignal::new((None, 0, 0)),
             resume_base: RwSignal::new(0),
             checkpoint: RwSignal::new(None),
+            latest_checkpoint: RwSignal::new(None),
             recon: RwSignal::new(Reconstructions::default()),
             last_result: RwSignal::new(None),
             errors: RwSignal::new(Vec::new()),
@@ -219,11 +224,10 @@ impl AppState {
                 seed,
             }),
         };
+        self.latest_checkpoint.set(Some(model.clone()));
         let state = *self;
-        leptos::task::spawn_local(async move {
-            if let Err(e) = crate::web::idb::replace_checkpoint(&model).await {
-                state.error(format!("the checkpoint of this run was not kept: {e}"));
-            }
+        crate::web::idb::want_checkpoint(Some(model), move |e| {
+            state.error(format!("the checkpoint of this run was not kept: {e}"))
         });
     }
 
@@ -246,27 +250,17 @@ impl AppState {
         self.model_in_use.set(None);
         self.classifier.set(None);
         self.gan_in_use.set(None);
-        let state = *self;
-        leptos::task::spawn_local(async move {
-            if let Ok(models) = crate::web::idb::list().await {
-                let checkpoint = models
-                    .into_iter()
-                    .find(|m| m.source == crate::web::idb::CHECKPOINT);
-                state.checkpoint.set(checkpoint);
-            }
-        });
+        // The run in progress (if any) can go on from its last epoch.
+        self.checkpoint.set(self.latest_checkpoint.get_untracked());
     }
 
     /// Forgets any checkpoint (a run ended, or the user discarded it).
     pub fn clear_checkpoint(&self) {
         self.checkpoint.set(None);
+        self.latest_checkpoint.set(None);
         self.resume_base.set(0);
         let state = *self;
-        leptos::task::spawn_local(async move {
-            if let Err(e) = crate::web::idb::clear_checkpoints().await {
-                state.error(e);
-            }
-        });
+        crate::web::idb::want_checkpoint(None, move |e| state.error(e));
     }
 
     fn trained_here(&self) -> String {

@@ -375,8 +375,10 @@ try {
 
     // ---- a crashed worker mid-run: reported, restarted, the run offered for resuming ----------
     await page.fill('#spec-name', 'e2e-crash');
+    await page.fill('#train-images', '6000');
     await page.click('#start');
-    await page.waitForFunction(() => (document.querySelector('#train-memory').dataset.mb || '').split(',').filter(Boolean).length >= 1, null, { timeout: 120_000 });
+    // In epoch 2 of this run: the first epoch's checkpoint is there.
+    await page.waitForFunction(() => /^epoch ([2-9]|\d\d+)\//.test(document.querySelector('#train-status').textContent), null, { timeout: 120_000 });
     await page.evaluate(() => window.latentlabCrashWorker());
     await page.waitForFunction(() => /worker was restarted/.test(document.querySelector('#errors').textContent), null, { timeout: 30_000 });
     await page.waitForSelector('#checkpoint:not(.hidden)', { timeout: 30_000 });

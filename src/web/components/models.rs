@@ -18,12 +18,7 @@ use crate::web::state::AppState;
 pub fn refresh(state: AppState) {
     spawn_local(async move {
         match idb::list().await {
-            Ok(models) => state.models.set(
-                models
-                    .into_iter()
-                    .filter(|m| m.source != idb::CHECKPOINT)
-                    .collect(),
-            ),
+            Ok(models) => state.models.set(models),
             Err(e) => state.error(e),
         }
     });
@@ -103,9 +98,9 @@ pub fn ModelsView() -> impl IntoView {
     refresh(state);
     // A checkpoint left in IndexedDB is a run the last page closed mid-way: offer it.
     spawn_local(async move {
-        if let Ok(models) = idb::list().await {
-            let checkpoint = models.into_iter().find(|m| m.source == idb::CHECKPOINT);
-            state.checkpoint.set(checkpoint);
+        match idb::checkpoint().await {
+            Ok(checkpoint) => state.checkpoint.set(checkpoint),
+            Err(e) => state.error(e),
         }
     });
     // A finished training run is stored as soon as it arrives.
