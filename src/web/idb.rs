@@ -1,7 +1,7 @@
 //! Saved models in IndexedDB, so they survive a reload of the page; and the checkpoint of the
 //! training run in progress (one record, replaced after every epoch), so a reload can resume it.
 
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{ObjectStore, Rexie, Store, Transaction, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -90,12 +90,8 @@ pub fn want_checkpoint(model: Option<StoredModel>, on_error: impl Fn(String) + '
 async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
     let value =
         serde::Serialize::serialize(model, &serde_wasm_bindgen::Serializer::new()).map_err(err)?;
-    let db = open().await?;
-    let tx = db
-        .transaction(&[CHECKPOINTS], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    tx.store(CHECKPOINTS)
-        .map_err(err)?
+    let (tx, store) = on_store(CHECKPOINTS, TransactionMode::ReadWrite).await?;
+    store
         .put(&value, Some(&JsValue::from_str(CHECKPOINT_KEY)))
         .await
         .map_err(err)?;
@@ -105,13 +101,8 @@ async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
 
 /// The checkpoint of a run that did not finish, if any (one that does not parse is dropped).
 pub async fn checkpoint() -> Result<Option<StoredModel>, String> {
-    let db = open().await?;
-    let tx = db
-        .transaction(&[CHECKPOINTS], TransactionMode::ReadOnly)
-        .map_err(err)?;
-    let value = tx
-        .store(CHECKPOINTS)
-        .map_err(err)?
+    let (tx, store) = on_store(CHECKPOINTS, TransactionMode::ReadOnly).await?;
+    let value = store
         .get(JsValue::from_str(CHECKPOINT_KEY))
         .await
         .map_err(err)?;
@@ -121,12 +112,8 @@ pub async fn checkpoint() -> Result<Option<StoredModel>, String> {
 
 /// Removes the checkpoint (the run finished, was stopped, or the user discarded it).
 async fn clear_checkpoints() -> Result<(), String> {
-    let db = open().await?;
-    let tx = db
-        .transaction(&[CHECKPOINTS], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    tx.store(CHECKPOINTS)
-        .map_err(err)?
+    let (tx, store) = on_store(CHECKPOINTS, TransactionMode::ReadWrite).await?;
+    store
         .delete(JsValue::from_str(CHECKPOINT_KEY))
         .await
         .map_err(err)?;
@@ -144,17 +131,18 @@ async fn open() -> Result<Rexie, String> {
         .map_err(err)
 }
 
-pub async fn list() -> Result<Vec<StoredModel>, String> {
+/// Opens the database and starts a transaction on the store `name`: the transaction (to await
+/// its end) and the store. The connection is not closed here, so it outlives the transaction.
+async fn on_store(name: &str, mode: TransactionMode) -> Result<(Transaction, Store), String> {
     let db = open().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadOnly)
-        .map_err(err)?;
-    let values = tx
-        .store(STORE)
-        .map_err(err)?
-        .get_all(None, None)
-        .await
-        .map_err(err)?;
+    let tx = db.transaction(&[name], mode).map_err(err)?;
+    let store = tx.store(name).map_err(err)?;
+    Ok((tx, store))
+}
+
+pub async fn list() -> Result<Vec<StoredModel>, String> {
+    let (tx, store) = on_store(STORE, TransactionMode::ReadOnly).await?;
+    let values = store.get_all(None, None).await.map_err(err)?;
     tx.done().await.map_err(err)?;
     // A record that does not parse (an older format, say) is skipped rather than hiding the rest.
     Ok(values
@@ -167,30 +155,15 @@ pub async fn list() -> Result<Vec<StoredModel>, String> {
 pub async fn add(model: &StoredModel) -> Result<u32, String> {
     let value =
         serde::Serialize::serialize(model, &serde_wasm_bindgen::Serializer::new()).map_err(err)?;
-    let db = open().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    let key = tx
-        .store(STORE)
-        .map_err(err)?
-        .add(&value, None)
-        .await
-        .map_err(err)?;
+    let (tx, store) = on_store(STORE, TransactionMode::ReadWrite).await?;
+    let key = store.add(&value, None).await.map_err(err)?;
     tx.done().await.map_err(err)?;
     Ok(key.as_f64().unwrap_or(0.0) as u32)
 }
 
 pub async fn delete(id: u32) -> Result<(), String> {
-    let db = open().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(err)?;
-    tx.store(STORE)
-        .map_err(err)?
-        .delete(JsValue::from(id))
-        .await
-        .map_err(err)?;
+    let (tx, store) = on_store(STORE, TransactionMode::ReadWrite).await?;
+    store.delete(JsValue::from(id)).await.map_err(err)?;
     tx.done().await.map_err(err)?;
     Ok(())
 }
