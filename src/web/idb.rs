@@ -54,8 +54,12 @@ enum Wanted {
     Clear,
 }
 
+/// Hears how a checkpoint request ended: Ok(Some((run name, epochs done))) once a checkpoint
+/// is stored, Ok(None) once it is cleared.
+type Report = Box<dyn Fn(Result<Option<(String, usize)>, String>)>;
+
 thread_local! {
-    static WANTED: std::cell::RefCell<Option<Wanted>> = const { std::cell::RefCell::new(None) };
+    static WANTED: std::cell::RefCell<Option<(Wanted, Report)>> = const { std::cell::RefCell::new(None) };
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -63,24 +67,27 @@ thread_local! {
 /// at a time, in order, and only the newest waiting one is applied: a short run's epochs come
 /// faster than IndexedDB writes them, and a slow write must not land after a newer one (a late
 /// put after a clear would offer a finished run; a late clear would drop a live run's).
-pub fn want_checkpoint(model: Option<StoredModel>, on_error: impl Fn(String) + 'static) {
+pub fn want_checkpoint(
+    model: Option<StoredModel>,
+    report: impl Fn(Result<Option<(String, usize)>, String>) + 'static,
+) {
     let wanted = match model {
         Some(m) => Wanted::Put(Box::new(m)),
         None => Wanted::Clear,
     };
-    WANTED.with(|w| *w.borrow_mut() = Some(wanted));
+    WANTED.with(|w| *w.borrow_mut() = Some((wanted, Box::new(report))));
     if WRITING.with(|w| w.replace(true)) {
         return; // the running writer picks it up
     }
     wasm_bindgen_futures::spawn_local(async move {
-        while let Some(next) = WANTED.with(|w| w.borrow_mut().take()) {
-            let done = match next {
-                Wanted::Put(m) => replace_checkpoint(&m).await,
-                Wanted::Clear => clear_checkpoints().await,
-            };
-            if let Err(e) = done {
-                on_error(e);
-            }
+        while let Some((next, report)) = WANTED.with(|w| w.borrow_mut().take()) {
+            report(match next {
+                Wanted::Put(m) => {
+                    let stored = m.resume.as_ref().map(|r| (m.name.clone(), r.epochs_done));
+                    replace_checkpoint(&m).await.map(|_| stored)
+                }
+                Wanted::Clear => clear_checkpoints().await.map(|_| None),
+            });
         }
         WRITING.with(|w| w.set(false));
     });

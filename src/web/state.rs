@@ -97,6 +97,8 @@ pub struct AppState {
     /// The last checkpoint of the run in progress, as sent to IndexedDB (a failed worker's run
     /// is offered from it without waiting for the write).
     pub latest_checkpoint: RwSignal<Option<StoredModel>>,
+    /// The run and epochs done of the checkpoint IndexedDB holds now (None: none stored).
+    pub checkpoint_stored: RwSignal<Option<(String, usize)>>,
     pub recon: RwSignal<Reconstructions>,
     /// Result of the last finished run: test loss and how it ended.
     pub last_result: RwSignal<Option<String>>,
@@ -161,6 +163,7 @@ impl AppState {
             resume_base: RwSignal::new(0),
             checkpoint: RwSignal::new(None),
             latest_checkpoint: RwSignal::new(None),
+            checkpoint_stored: RwSignal::new(None),
             recon: RwSignal::new(Reconstructions::default()),
             last_result: RwSignal::new(None),
             errors: RwSignal::new(Vec::new()),
@@ -226,8 +229,9 @@ impl AppState {
         };
         self.latest_checkpoint.set(Some(model.clone()));
         let state = *self;
-        crate::web::idb::want_checkpoint(Some(model), move |e| {
-            state.error(format!("the checkpoint of this run was not kept: {e}"))
+        crate::web::idb::want_checkpoint(Some(model), move |done| match done {
+            Ok(epochs) => state.checkpoint_stored.set(epochs),
+            Err(e) => state.error(format!("the checkpoint of this run was not kept: {e}")),
         });
     }
 
@@ -260,7 +264,10 @@ impl AppState {
         self.latest_checkpoint.set(None);
         self.resume_base.set(0);
         let state = *self;
-        crate::web::idb::want_checkpoint(None, move |e| state.error(e));
+        crate::web::idb::want_checkpoint(None, move |done| match done {
+            Ok(epochs) => state.checkpoint_stored.set(epochs),
+            Err(e) => state.error(e),
+        });
     }
 
     fn trained_here(&self) -> String {

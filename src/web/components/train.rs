@@ -139,6 +139,11 @@ pub fn TrainView() -> impl IntoView {
             </div>
             <p class="status" id="train-status" role="status">{status}</p>
             <p class="status" id="bench-result">{move || state.bench.get().unwrap_or_default()}</p>
+            <p class="status" id="checkpoint-stored"
+                data-run=move || state.checkpoint_stored.get().map(|(run, _)| run).unwrap_or_default()
+                data-epoch=move || state.checkpoint_stored.get().map(|(_, e)| e.to_string()).unwrap_or_default()>
+                {move || state.checkpoint_stored.get().filter(|_| state.run.get() != RunState::Idle).map(|(_, e)| format!("checkpoint of epoch {e} kept in this browser")).unwrap_or_default()}
+            </p>
             <p class="status" id="train-memory" data-mb=move || state.memory.with(|m| m.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(","))>
                 {move || state.memory.with(|m| match (m.first(), m.last()) {
                     (Some(first), Some(last)) => format!("worker memory {first:.0} MB after epoch 1, {last:.0} MB after epoch {}", m.len()),
