@@ -181,16 +181,14 @@ impl Ctx<'_> {
         d.to_str().unwrap().to_string()
     }
 
-    /// The autoencoder's spec as JSON, changed by `f`, written as `name`.
-    fn spec_with(&self, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> String {
-        let text = std::fs::read_to_string(self.fx.ae.join("spec.json")).unwrap();
-        let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        f(&mut json);
-        self.write(name, json.to_string().as_bytes())
-    }
-
-    fn gan_spec_with(&self, name: &str, f: impl FnOnce(&mut serde_json::Value)) -> String {
-        let text = std::fs::read_to_string(self.fx.gan.join("spec.json")).unwrap();
+    /// The spec.json of the model directory `model`, changed by `f`, written as `name`.
+    fn spec_with(
+        &self,
+        model: &Path,
+        name: &str,
+        f: impl FnOnce(&mut serde_json::Value),
+    ) -> String {
+        let text = std::fs::read_to_string(model.join("spec.json")).unwrap();
         let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
         f(&mut json);
         self.write(name, json.to_string().as_bytes())
@@ -278,7 +276,7 @@ fn spec(
     value: serde_json::Value,
 ) -> Case {
     case(name, names, move |c| {
-        let s = c.spec_with("s.json", |j| set(j, pointer, value.clone()));
+        let s = c.spec_with(&c.fx.ae, "s.json", |j| set(j, pointer, value.clone()));
         train(c, &real_data(), &["--spec", &s])
     })
 }
@@ -291,7 +289,7 @@ fn gan_spec(
     value: serde_json::Value,
 ) -> Case {
     case(name, names, move |c| {
-        let s = c.gan_spec_with("g.json", |j| set(j, pointer, value.clone()));
+        let s = c.spec_with(&c.fx.gan, "g.json", |j| set(j, pointer, value.clone()));
         gan(c, &s)
     })
 }
@@ -312,8 +310,7 @@ fn model(
     bytes: impl Fn(&Ctx) -> Option<Vec<u8>> + 'static,
 ) -> Case {
     case(name, names, move |c| {
-        let m = c.model_with(&c.fx.ae, file, bytes(c));
-        args(&["eval", "--model", &m, "--data", &real_data()])
+        eval(Path::new(&c.model_with(&c.fx.ae, file, bytes(c))))
     })
 }
 
@@ -323,6 +320,17 @@ fn images(magic: [u8; 4], count: u32, rows: u32, cols: u32, n: usize) -> Option<
 
 fn mnist_file(name: &str) -> Vec<u8> {
     std::fs::read(data_dir().join(format!("{name}.gz"))).unwrap()
+}
+
+/// `eval` of a model directory: where an autoencoder is wanted.
+fn eval(dir: &Path) -> Vec<String> {
+    args(&[
+        "eval",
+        "--model",
+        dir.to_str().unwrap(),
+        "--data",
+        &real_data(),
+    ])
 }
 
 fn ae_model(c: &Ctx) -> Vec<u8> {
@@ -468,24 +476,10 @@ fn cases() -> Vec<Case> {
         case(
             "a classifier where an autoencoder is wanted",
             "classifier",
-            |c| {
-                args(&[
-                    "eval",
-                    "--model",
-                    c.fx.judge.to_str().unwrap(),
-                    "--data",
-                    &real_data(),
-                ])
-            },
+            |c| eval(&c.fx.judge),
         ),
         case("a GAN where an autoencoder is wanted", "GAN", |c| {
-            args(&[
-                "eval",
-                "--model",
-                c.fx.gan.to_str().unwrap(),
-                "--data",
-                &real_data(),
-            ])
+            eval(&c.fx.gan)
         }),
         case("an autoencoder where a GAN is wanted", "GAN", |c| {
             let out = format!("{}/digits.png", c.out());
@@ -515,7 +509,7 @@ fn cases() -> Vec<Case> {
         }),
         case("an empty model directory", "model.bpk", |c| {
             std::fs::create_dir_all(c.dir.join("empty")).unwrap();
-            args(&["eval", "--model", &c.path("empty"), "--data", &real_data()])
+            eval(&c.dir.join("empty"))
         }),
         // --- specs ---
         spec(
@@ -588,7 +582,7 @@ fn cases() -> Vec<Case> {
         case(
             "an autoencoder spec given as a GAN spec",
             "not a valid GAN spec",
-            |c| gan(c, &c.spec_with("s.json", |_| {})),
+            |c| gan(c, &c.spec_with(&c.fx.ae, "s.json", |_| {})),
         ),
         // --- command-line options ---
         options("noise amount not a number", "urn", &["--noise", "urn:abc"]),
