@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # latentlab (flex) vs PyTorch (CPU), same nets, same machine, same thread count, side by side.
 # Usage: bash benches/compare_cpu.sh [seconds per measurement, default 20]
-# PyTorch is installed into a venv under ~/.cache/latentlab on first use (from PyPI).
+# PyTorch is installed into a venv under ~/.cache/latentlab on first use (scripts/setup-torch.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-20}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latentlab/target}"
-venv=$HOME/.cache/latentlab/torch-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch numpy
-fi
+venv="${LATENTLAB_TORCH_VENV:-$HOME/.cache/latentlab/torch-venv}"
+bash scripts/setup-torch.sh
 bash scripts/setup-data.sh >/dev/null
 cargo build --release -q
 bin=$CARGO_TARGET_DIR/release/latentlab

@@ -9,9 +9,17 @@ import gzip
 import json
 import time
 
+import os
+import sys
+
 import numpy as np
 import torch
 from torch import nn
+
+# The nets themselves are latentlab's PyTorch modules (python/latentlab_torch.py), the ones
+# `latentlab export` files load into.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from latentlab_torch import Autoencoder  # noqa: E402
 
 
 def read_idx_images(path):
@@ -19,58 +27,6 @@ def read_idx_images(path):
         raw = f.read()
     n = int.from_bytes(raw[4:8], "big")
     return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, 1, 28, 28)
-
-
-ACT = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-
-
-def shapes(arch):
-    """Side lengths and output paddings, as latentlab's shape inference derives them."""
-    side, out = 28, []
-    for c in arch["conv"]:
-        k, s, p = c["kernel"], c["stride"], c["padding"]
-        o = (side + 2 * p - k) // s + 1
-        out.append((side, o, side - ((o - 1) * s + k - 2 * p)))
-        side = o
-    return out
-
-
-class Autoencoder(nn.Module):
-    def __init__(self, arch):
-        super().__init__()
-        act = ACT[arch.get("activation", "relu")]
-        geo = shapes(arch)
-        chans = [1] + [c["channels"] for c in arch["conv"]]
-        enc = []
-        for i, c in enumerate(arch["conv"]):
-            enc += [nn.Conv2d(chans[i], chans[i + 1], c["kernel"], c["stride"], c["padding"]), act()]
-        side = geo[-1][1]
-        flat = chans[-1] * side * side
-        widths = [flat] + arch["hidden"] + [arch["latent"]]
-        n = len(widths) - 1
-        enc.append(nn.Flatten())
-        for i in range(n):
-            if i + 1 < n and arch.get("encoder_dropout", 0) > 0:
-                enc.append(nn.Dropout(arch["encoder_dropout"]))
-            enc.append(nn.Linear(widths[i], widths[i + 1]))
-            if i + 1 < n:
-                enc.append(act())
-        dec = []
-        for i in range(n):
-            j = n - i
-            if i > 0 and arch.get("decoder_dropout", 0) > 0:
-                dec.append(nn.Dropout(arch["decoder_dropout"]))
-            dec += [nn.Linear(widths[j], widths[j - 1]), act()]
-        dec.append(nn.Unflatten(1, (chans[-1], side, side)))
-        for i in reversed(range(len(arch["conv"]))):
-            c = arch["conv"][i]
-            dec.append(nn.ConvTranspose2d(chans[i + 1], chans[i], c["kernel"], c["stride"], c["padding"], geo[i][2]))
-            if i > 0:
-                dec.append(act())
-        self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
-
-    def forward(self, x):  # logits, as latentlab's forward_logits
-        return self.decoder(self.encoder(x))
 
 
 def timed(step, batches, seconds):
@@ -107,7 +63,7 @@ def main():
     train = spec["train"]
     images = torch.from_numpy(read_idx_images(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
     test = torch.from_numpy(read_idx_images(f"{args.data}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
-    model = Autoencoder(spec["arch"])
+    model = Autoencoder(spec)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
     if train["loss"] == "bce":
         loss_fn = nn.BCEWithLogitsLoss()
@@ -126,7 +82,7 @@ def main():
 
     def step(x):
         opt.zero_grad()
-        loss = loss_fn(model(x), x)
+        loss = loss_fn(model.forward_logits(x), x)
         loss.backward()
         opt.step()
         return loss
@@ -138,7 +94,7 @@ def main():
     with torch.no_grad():
         while time.perf_counter() - t0 < args.seconds:
             for i in range(0, len(test), 1000):
-                torch.sigmoid(model(test[i:i + 1000])).numpy()
+                model(test[i:i + 1000]).numpy()
                 n += len(test[i:i + 1000])
                 if time.perf_counter() - t0 >= args.seconds:
                     break

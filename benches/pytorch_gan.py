@@ -15,7 +15,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from pytorch_cpu import ACT, read_idx_images, shapes, timed
+from pytorch_cpu import read_idx_images, timed  # also puts python/ on the path
+from latentlab_torch import Gan  # noqa: E402
 
 
 def read_idx_labels(path):
@@ -23,80 +24,6 @@ def read_idx_labels(path):
     with gzip.open(path, "rb") as f:
         raw = f.read()
     return np.frombuffer(raw, dtype=np.uint8, offset=8)
-
-
-OUTPUTS = {"gan": 1, "wgan": 1, "wgan-sn": 1, "acgan": 11, "acgan-study": 11}
-
-
-class Discriminator(nn.Module):
-    """The encoder's layers with the kind's outputs as its latent layer."""
-
-    def __init__(self, spec):
-        super().__init__()
-        arch, leak = spec["arch"], spec.get("leak", 0.0)
-        act = (lambda: nn.LeakyReLU(leak)) if leak > 0 else ACT[arch.get("activation", "relu")]
-        geo = shapes(arch)
-        chans = [1] + [c["channels"] for c in arch["conv"]]
-        layers = []
-        for i, c in enumerate(arch["conv"]):
-            layers += [nn.Conv2d(chans[i], chans[i + 1], c["kernel"], c["stride"], c["padding"]), act()]
-        side = geo[-1][1]
-        widths = [chans[-1] * side * side] + arch["hidden"] + [OUTPUTS[spec["kind"]]]
-        layers.append(nn.Flatten())
-        n = len(widths) - 1
-        for i in range(n):
-            if i + 1 < n and arch.get("encoder_dropout", 0) > 0:
-                layers.append(nn.Dropout(arch["encoder_dropout"]))
-            layers.append(nn.Linear(widths[i], widths[i + 1]))
-            if i + 1 < n:
-                layers.append(act())
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class Generator(nn.Module):
-    """The decoder's layers reading noise (and a class embedding), batch norm as the spec says."""
-
-    def __init__(self, spec):
-        super().__init__()
-        arch, bn = spec["arch"], spec.get("batch_norm", False)
-        act = ACT[arch.get("activation", "relu")]
-        self.cond = spec["conditioning"]
-        width = spec["noise"] + (spec.get("embedding", 0) if self.cond == "concat" else 0)
-        if self.cond != "none":
-            self.embed = nn.Embedding(10, spec["embedding"] if self.cond == "concat" else spec["noise"])
-        geo = shapes(arch)
-        chans = [1] + [c["channels"] for c in arch["conv"]]
-        side = geo[-1][1]
-        widths = [chans[-1] * side * side] + arch["hidden"] + [width]
-        n = len(widths) - 1
-        layers = []
-        for i in range(n):
-            j = n - i
-            if i > 0 and arch.get("decoder_dropout", 0) > 0:
-                layers.append(nn.Dropout(arch["decoder_dropout"]))
-            layers.append(nn.Linear(widths[j], widths[j - 1]))
-            if bn:
-                layers.append(nn.BatchNorm1d(widths[j - 1]))
-            layers.append(act())
-        layers.append(nn.Unflatten(1, (chans[-1], side, side)))
-        for i in reversed(range(len(arch["conv"]))):
-            c = arch["conv"][i]
-            layers.append(nn.ConvTranspose2d(chans[i + 1], chans[i], c["kernel"], c["stride"], c["padding"], geo[i][2]))
-            if i > 0:
-                if bn:
-                    layers.append(nn.BatchNorm2d(chans[i]))
-                layers.append(act())
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z, classes=None):
-        if self.cond == "add":
-            z = self.embed(classes) + z
-        elif self.cond == "concat":
-            z = torch.cat([self.embed(classes), z], 1)
-        return torch.sigmoid(self.net(z))
 
 
 def bce(logits, target):
@@ -145,7 +72,8 @@ def main():
     kind, t = spec["kind"], spec["train"]
     images = torch.from_numpy(read_idx_images(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
     labels = torch.from_numpy(read_idx_labels(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64))
-    gen, disc = Generator(spec), Discriminator(spec)
+    gan = Gan(spec)
+    gen, disc = gan.generator, gan.discriminator
     opt_g, opt_d = optimiser(gen.parameters(), spec, t["lr_g"]), optimiser(disc.parameters(), spec, t["lr_d"])
     conditional = kind in ("acgan", "acgan-study")
     bs, real_label, clip = t["batch_size"], t.get("real_label", 1.0), t.get("clip")

@@ -5,7 +5,8 @@
 #   2. meanwhile: formatting, then the native unit and integration tests, built with clippy's
 #      lints (warnings denied)
 #   3. the search end to end (optuna with SQLite, then PostgreSQL with two workers)
-#   4. the end-to-end browser test twice: without WebGPU (the CPU path) and with headless
+#   4. PyTorch interop both ways (torch from PyPI, installed in the background meanwhile)
+#   5. the end-to-end browser test twice: without WebGPU (the CPU path) and with headless
 #      Chromium's software WebGPU adapter (SwiftShader)
 # Natively everything builds in the release profile, the web app in the `web` profile, so burn
 # is compiled once per target.
@@ -45,8 +46,13 @@ search_python="${LATENTLAB_SEARCH_VENV:-$HOME/.cache/latentlab/optuna-venv}/bin/
 web_log=$(mktemp)
 web >"$web_log" 2>&1 &
 web_pid=$!
-# Whatever happens below, the background build does not outlive this script.
-trap 'kill "$web_pid" 2>/dev/null || true; rm -f "$web_log"' EXIT
+# PyTorch is mostly a download (about 2 minutes, once): beside the builds.
+torch_python="${LATENTLAB_TORCH_VENV:-$HOME/.cache/latentlab/torch-venv}/bin/python"
+torch_log=$(mktemp)
+step bash scripts/setup-torch.sh >"$torch_log" 2>&1 &
+torch_pid=$!
+# Whatever happens below, the background jobs do not outlive this script.
+trap 'kill "$web_pid" "$torch_pid" 2>/dev/null || true; rm -f "$web_log" "$torch_log"' EXIT
 
 step cargo fmt --check
 step native_cargo test --release
@@ -60,6 +66,14 @@ if [ "$web_status" != 0 ]; then
   exit "$web_status"
 fi
 step "$search_python" tests/search/test_search.py "$CARGO_TARGET_DIR/release/latentlab" data/mnist
+torch_status=0
+wait "$torch_pid" || torch_status=$?
+sed 's/^/[torch] /' "$torch_log"
+if [ "$torch_status" != 0 ]; then
+  echo "test: installing PyTorch failed (above)" >&2
+  exit "$torch_status"
+fi
+step "$torch_python" tests/interop/test_torch.py "$CARGO_TARGET_DIR/release/latentlab" data/mnist
 step node tests/e2e/app.mjs cpu
 step node tests/e2e/app.mjs webgpu
 echo "test: all passed in $((SECONDS - start)) s (screenshots in out/e2e/)"

@@ -6,6 +6,8 @@
 
 pub mod data;
 pub mod inference;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod interop;
 pub mod kernels;
 pub mod latent;
 pub mod model;

@@ -42,7 +42,7 @@ pub enum StoreError {
 
 /// Serialises the weights of `model` together with `spec`.
 pub fn save(model: Autoencoder, spec: &ModelSpec) -> Vec<u8> {
-    save_module(model, &[(SPEC_KEY, json(spec))])
+    save_any(Net::Autoencoder(model), &NetSpec::Autoencoder(spec.clone()))
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -51,15 +51,15 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// Serialises a classifier with the spec of the autoencoder its encoder came from.
 pub fn save_classifier(model: Classifier, spec: &ModelSpec, head: &ClassifierSpec) -> Vec<u8> {
-    save_module(
-        model,
-        &[(SPEC_KEY, json(spec)), (CLASSIFIER_KEY, json(head))],
+    save_any(
+        Net::Classifier(model),
+        &NetSpec::Classifier(spec.clone(), head.clone()),
     )
 }
 
 /// Serialises a GAN (generator and discriminator) with its spec.
 pub fn save_gan(model: Gan, spec: &GanSpec) -> Vec<u8> {
-    save_module(model, &[(GAN_KEY, json(spec))])
+    save_any(Net::Gan(model), &NetSpec::Gan(spec.clone()))
 }
 
 /// [`save_gan`] for a GAN on any device (see [`save_async`]).
@@ -158,26 +158,122 @@ pub fn load_gan(file: &str, bytes: &[u8], device: &Device) -> Result<(GanSpec, G
     Ok((spec, model))
 }
 
+/// What a model file says it holds: the kind of net and its specs (no weights). The same
+/// metadata travels in burnpack files and in the safetensors files of `latentlab export`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetSpec {
+    Autoencoder(ModelSpec),
+    /// The spec of the autoencoder the encoder came from, and the classifier's own.
+    Classifier(ModelSpec, ClassifierSpec),
+    Gan(GanSpec),
+}
+
+impl NetSpec {
+    /// Reads the kind and specs from a file's metadata entries (`get` looks one up by key).
+    pub fn from_metadata<'a>(
+        file: &str,
+        get: impl Fn(&str) -> Option<&'a String>,
+    ) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::BadSpec {
+            file: file.into(),
+            reason,
+        };
+        if let Some(json) = get(GAN_KEY) {
+            let spec: GanSpec = crate::model::from_json(json).map_err(bad)?;
+            spec.validate()?;
+            return Ok(NetSpec::Gan(spec));
+        }
+        let json = get(SPEC_KEY).ok_or_else(|| StoreError::NotAModel {
+            file: file.into(),
+            reason: "a model file without a latentlab spec".into(),
+        })?;
+        let spec: ModelSpec = crate::model::from_json(json).map_err(bad)?;
+        Ok(match get(CLASSIFIER_KEY) {
+            Some(json) => NetSpec::Classifier(spec, crate::model::from_json(json).map_err(bad)?),
+            None => NetSpec::Autoencoder(spec),
+        })
+    }
+
+    /// The metadata entries a file of this net carries.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            NetSpec::Autoencoder(spec) => vec![(SPEC_KEY, json(spec))],
+            NetSpec::Classifier(spec, head) => {
+                vec![(SPEC_KEY, json(spec)), (CLASSIFIER_KEY, json(head))]
+            }
+            NetSpec::Gan(spec) => vec![(GAN_KEY, json(spec))],
+        }
+    }
+
+    /// "autoencoder", "classifier" or "gan".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NetSpec::Autoencoder(_) => "autoencoder",
+            NetSpec::Classifier(..) => "classifier",
+            NetSpec::Gan(_) => "gan",
+        }
+    }
+
+    /// The net this spec describes, with fresh weights, on `device`.
+    pub fn build(&self, device: &Device) -> Result<Net, StoreError> {
+        Ok(match self {
+            NetSpec::Autoencoder(spec) => Net::Autoencoder(Autoencoder::new(&spec.arch, device)?),
+            NetSpec::Classifier(spec, _) => Net::Classifier(Classifier::new(&spec.arch, device)?),
+            NetSpec::Gan(spec) => Net::Gan(Gan::new(spec, device)?),
+        })
+    }
+}
+
+/// Any of latentlab's nets (what [`NetSpec::build`] makes and [`load_any`] loads).
+// One net is held at a time and moved a handful of times: boxing the GAN would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Net {
+    Autoencoder(Autoencoder),
+    Classifier(Classifier),
+    Gan(Gan),
+}
+
+/// Reads what a model file holds (kind and specs).
+pub fn read_net_spec(file: &str, bytes: &[u8]) -> Result<NetSpec, StoreError> {
+    let reader = metadata(file, bytes)?;
+    NetSpec::from_metadata(file, |key| reader.metadata().get(key))
+}
+
+/// Loads any model file: what it is and its weights, on `device`.
+pub fn load_any(file: &str, bytes: &[u8], device: &Device) -> Result<(NetSpec, Net), StoreError> {
+    let spec = read_net_spec(file, bytes)?;
+    let net = match spec.build(device)? {
+        Net::Autoencoder(m) => Net::Autoencoder(load_into(file, bytes, m)?),
+        Net::Classifier(m) => Net::Classifier(load_into(file, bytes, m)?),
+        Net::Gan(m) => Net::Gan(load_into(file, bytes, m)?),
+    };
+    Ok((spec, net))
+}
+
+/// Serialises any net with its spec (the inverse of [`load_any`]).
+pub fn save_any(net: Net, spec: &NetSpec) -> Vec<u8> {
+    let metadata = spec.metadata();
+    match net {
+        Net::Autoencoder(m) => save_module(m, &metadata),
+        Net::Classifier(m) => save_module(m, &metadata),
+        Net::Gan(m) => save_module(m, &metadata),
+    }
+}
+
 /// Reads the spec stored in a GAN file.
 pub fn read_gan_spec(file: &str, bytes: &[u8]) -> Result<GanSpec, StoreError> {
-    let reader = metadata(file, bytes)?;
-    let json = reader
-        .metadata()
-        .get(GAN_KEY)
-        .ok_or_else(|| StoreError::WrongKind {
+    match read_net_spec(file, bytes)? {
+        NetSpec::Gan(spec) => Ok(spec),
+        other => Err(StoreError::WrongKind {
             file: file.into(),
-            reason: if reader.metadata().contains_key(CLASSIFIER_KEY) {
+            reason: if matches!(other, NetSpec::Classifier(..)) {
                 "this is a digit classifier, not a GAN".into()
             } else {
                 "this is not a GAN (train one with `latentlab gan`)".into()
             },
-        })?;
-    let spec: GanSpec = crate::model::from_json(json).map_err(|reason| StoreError::BadSpec {
-        file: file.into(),
-        reason,
-    })?;
-    spec.validate()?;
-    Ok(spec)
+        }),
+    }
 }
 
 /// The metadata of a model file: its spec and, for a classifier, the classifier's spec.
@@ -185,30 +281,14 @@ fn read_metadata(
     file: &str,
     bytes: &[u8],
 ) -> Result<(ModelSpec, Option<ClassifierSpec>), StoreError> {
-    let reader = metadata(file, bytes)?;
-    if reader.metadata().contains_key(GAN_KEY) {
-        return Err(StoreError::WrongKind {
+    match read_net_spec(file, bytes)? {
+        NetSpec::Gan(_) => Err(StoreError::WrongKind {
             file: file.into(),
             reason: "this is a GAN, not an autoencoder or classifier".into(),
-        });
+        }),
+        NetSpec::Autoencoder(spec) => Ok((spec, None)),
+        NetSpec::Classifier(spec, head) => Ok((spec, Some(head))),
     }
-    let bad = |reason: String| StoreError::BadSpec {
-        file: file.into(),
-        reason,
-    };
-    let json = reader
-        .metadata()
-        .get(SPEC_KEY)
-        .ok_or_else(|| StoreError::NotAModel {
-            file: file.into(),
-            reason: "a burnpack file without a latentlab spec".into(),
-        })?;
-    let spec = crate::model::from_json(json).map_err(bad)?;
-    let head = match reader.metadata().get(CLASSIFIER_KEY) {
-        Some(json) => Some(crate::model::from_json(json).map_err(bad)?),
-        None => None,
-    };
-    Ok((spec, head))
 }
 
 /// Reads the spec stored in a model file.

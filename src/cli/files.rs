@@ -109,7 +109,7 @@ pub fn load_model(path: &Path, device: &Device) -> CliResult<(ModelSpec, Autoenc
 }
 
 /// The model file of a model directory (or the path itself when it is a file).
-fn model_file(path: &Path) -> PathBuf {
+pub fn model_file(path: &Path) -> PathBuf {
     if path.is_dir() {
         path.join(MODEL_FILE)
     } else {

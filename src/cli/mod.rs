@@ -10,6 +10,7 @@ pub mod files;
 mod finetune;
 mod gan;
 mod generate;
+mod interop;
 mod judge;
 mod latent;
 mod plot;
@@ -191,6 +192,12 @@ enum Command {
     /// One trial of a search, driven over stdin/stdout by `python/search.py` (not for hands).
     #[command(hide = true)]
     SearchTrial(search::TrialArgs),
+    /// Write a model as safetensors that PyTorch loads (python/latentlab_torch.py).
+    Export(interop::ExportArgs),
+    /// Make a model from a PyTorch state dict (safetensors or .pt) and a spec.
+    Import(interop::ImportArgs),
+    /// A model's raw outputs on inputs from a safetensors file, written as safetensors.
+    Infer(interop::InferArgs),
     /// Serve the web app (index.html, pkg/, style/, data/) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -207,6 +214,9 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Arch(args) => arch::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Export(args) => interop::export(args),
+        Command::Import(args) => interop::import(args),
+        Command::Infer(args) => interop::infer(args),
         Command::Finetune(args) => finetune::run(args),
         Command::Table2(args) => table2::run(args),
         Command::Latent(args) => latent::run(args),
