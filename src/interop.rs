@@ -95,27 +95,42 @@ fn apply<S: ModuleStore>(net: &mut Net, store: &mut S) -> Result<ApplyResult, St
     applied.map_err(|e| e.to_string())
 }
 
+/// At most this many of each kind of misfit are named (a net of another architecture misfits
+/// in every layer).
+const NAMED: usize = 3;
+
+/// The first [`NAMED`] of `items`, and how many more there are.
+fn first_few(items: Vec<String>) -> String {
+    let more = items.len().saturating_sub(NAMED);
+    let mut text = items.into_iter().take(NAMED).collect::<Vec<_>>().join("; ");
+    if more > 0 {
+        text += &format!("; and {more} more");
+    }
+    text
+}
+
 /// Turns what did not fit into one error that names it.
 fn check_fit(file: &str, spec: &NetSpec, result: &ApplyResult) -> Result<(), String> {
     let mut problems = Vec::new();
     if !result.errors.is_empty() {
-        let errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
-        problems.push(errors.join("; "));
+        problems.push(first_few(
+            result.errors.iter().map(|e| e.to_string()).collect(),
+        ));
     }
     if !result.missing.is_empty() {
-        let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
-        problems.push(format!("missing tensors: {}", names.join(", ")));
+        let names = result.missing.iter().map(|(p, _)| p.clone()).collect();
+        problems.push(format!("missing tensors: {}", first_few(names)));
     }
-    let unused: Vec<&str> = result
+    let unused: Vec<String> = result
         .unused
         .iter()
-        .map(String::as_str)
         .filter(|name| !name.ends_with(TORCH_ONLY))
+        .cloned()
         .collect();
     if !unused.is_empty() {
         problems.push(format!(
             "tensors the spec has no place for: {}",
-            unused.join(", ")
+            first_few(unused)
         ));
     }
     if problems.is_empty() {

@@ -333,6 +333,33 @@ fn eval(dir: &Path) -> Vec<String> {
     ])
 }
 
+/// `import` of `weights` into the previous run's directory.
+fn import(c: &Ctx, weights: &str, extra: &[&str]) -> Vec<String> {
+    let out = c.out();
+    let mut a = args(&["import", "--weights", weights, "--out", &out]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// `model` exported as safetensors (for PyTorch) into the case's directory.
+fn export(c: &Ctx, model: &Path) -> String {
+    let w = c.path("export.safetensors");
+    let status = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(["export", "--model", model.to_str().unwrap(), "--out", &w])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success(), "export of {}", model.display());
+    w
+}
+
+/// `n` bytes that look random (and are the same every run).
+fn noise_bytes(n: u32) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
 fn ae_model(c: &Ctx) -> Vec<u8> {
     std::fs::read(c.fx.ae.join("model.bpk")).unwrap()
 }
@@ -439,13 +466,7 @@ fn cases() -> Vec<Case> {
             "model file of random bytes",
             "model.bpk",
             "model.bpk",
-            |_| {
-                Some(
-                    (0..5000u32)
-                        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-                        .collect(),
-                )
-            },
+            |_| Some(noise_bytes(5000)),
         ),
         model("model file missing", "model.bpk", "model.bpk", |_| None),
         model(
@@ -511,6 +532,44 @@ fn cases() -> Vec<Case> {
             std::fs::create_dir_all(c.dir.join("empty")).unwrap();
             eval(&c.dir.join("empty"))
         }),
+        // --- PyTorch files (`import`) ---
+        case("safetensors of random bytes", "w.safetensors", |c| {
+            let w = c.write("w.safetensors", &noise_bytes(3000));
+            import(c, &w, &[])
+        }),
+        case(".pt of random bytes", "w.pt", |c| {
+            let w = c.write("w.pt", &noise_bytes(3000));
+            let spec = c.fx.ae.join("spec.json");
+            import(c, &w, &["--spec", spec.to_str().unwrap()])
+        }),
+        case("state dict without a spec", "--spec", |c| {
+            // An exported file whose latentlab metadata is cut out: a bare state dict.
+            let w = export(c, &c.fx.ae);
+            let bytes = std::fs::read(&w).unwrap();
+            let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            let mut json: serde_json::Value =
+                serde_json::from_slice(&bytes[8..8 + header]).unwrap();
+            json.as_object_mut().unwrap().remove("__metadata__");
+            let new_header = json.to_string().into_bytes();
+            let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
+            out.extend(new_header);
+            out.extend(&bytes[8 + header..]);
+            let w = c.write("bare.safetensors", &out);
+            import(c, &w, &[])
+        }),
+        case(
+            "state dict of another architecture than --spec",
+            "encoder.conv.0.weight",
+            |c| {
+                let w = export(c, &c.fx.ae);
+                let best = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+                    .args(["arch", "--preset", "best", "--json"])
+                    .output()
+                    .unwrap();
+                let spec = c.write("best.json", &best.stdout);
+                import(c, &w, &["--spec", &spec])
+            },
+        ),
         // --- specs ---
         spec(
             "negative channel count",
