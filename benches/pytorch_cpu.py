@@ -2,6 +2,7 @@
 trained on MNIST for a fixed time; prints one JSON line like latentlab's.
 
 Usage: python benches/pytorch_cpu.py --spec SPEC.json [--threads 2] [--seconds 10] [--data data/mnist]
+                                      [--device cpu|cuda]   (cuda: benches/gpu.sh)
 SPEC.json is what `latentlab arch --preset P --json` prints, so both sides build the same net.
 """
 import argparse
@@ -56,14 +57,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--data", default="data/mnist")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     spec = json.load(open(args.spec))
     train = spec["train"]
-    images = torch.from_numpy(read_idx_images(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
-    test = torch.from_numpy(read_idx_images(f"{args.data}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
-    model = Autoencoder(spec)
+    dev = torch.device(args.device)
+    images = torch.from_numpy(read_idx_images(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0).to(dev)
+    test = torch.from_numpy(read_idx_images(f"{args.data}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255.0).to(dev)
+    model = Autoencoder(spec).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
     if train["loss"] == "bce":
         loss_fn = nn.BCEWithLogitsLoss()
@@ -74,7 +77,7 @@ def main():
 
     def batches():
         while True:
-            perm = torch.randperm(len(images))
+            perm = torch.randperm(len(images), device=dev)
             for i in range(0, len(perm), bs):
                 yield images[perm[i:i + bs]]
 
@@ -94,13 +97,13 @@ def main():
     with torch.no_grad():
         while time.perf_counter() - t0 < args.seconds:
             for i in range(0, len(test), 1000):
-                model(test[i:i + 1000]).numpy()
+                model(test[i:i + 1000]).cpu().numpy()
                 n += len(test[i:i + 1000])
                 if time.perf_counter() - t0 >= args.seconds:
                     break
     infer_rate = n / (time.perf_counter() - t0)
     print(json.dumps({
-        "preset": spec["name"], "backend": f"pytorch-cpu-{torch.__version__}",
+        "preset": spec["name"], "backend": f"pytorch-{dev.type}-{torch.__version__}",
         "train_images_per_s": round(train_rate), "infer_images_per_s": round(infer_rate),
         "batch_size": bs, "threads": args.threads,
     }))

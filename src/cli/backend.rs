@@ -9,6 +9,9 @@ pub enum Backend {
     Flex,
     /// burn's wgpu backend: Vulkan, Metal or DX12 on a GPU (or Mesa's software Vulkan).
     Wgpu,
+    /// burn's CUDA backend on an NVIDIA GPU (built with `--features cuda`).
+    #[cfg(feature = "cuda")]
+    Cuda,
 }
 
 impl Backend {
@@ -16,6 +19,8 @@ impl Backend {
         match self {
             Backend::Flex => "flex",
             Backend::Wgpu => "wgpu",
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -28,8 +33,32 @@ impl Backend {
                     "no wgpu adapter ({e}); on a machine without a GPU install Mesa's software Vulkan (Debian: mesa-vulkan-drivers) or use --backend flex"
                 )
             }),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => cuda_device(),
         }
     }
+}
+
+/// The first CUDA GPU, tried with one small tensor: without a driver or a GPU burn's CUDA
+/// runtime panics at first use, which here becomes an error that says so.
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device, String> {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| {
+        let device = Device::cuda(0);
+        Tensor::<1>::ones([4], &device).sum().into_scalar::<f32>();
+        device
+    });
+    std::panic::set_hook(quiet);
+    probe.map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown reason");
+        format!("no CUDA device ({reason}); use --backend wgpu or flex")
+    })
 }
 
 /// Sets flush-to-zero and denormals-are-zero on this thread and on every rayon worker.
