@@ -6,7 +6,7 @@
 #      lints (warnings denied)
 #   3. the search end to end (optuna with SQLite, then PostgreSQL with two workers)
 #   4. PyTorch interop both ways (torch from PyPI, installed in the background meanwhile)
-#   5. the end-to-end browser test twice: without WebGPU (the CPU path) and with headless
+#   5. the end-to-end browser test twice (and the page on a full disk): without WebGPU (the CPU path) and with headless
 #      Chromium's software WebGPU adapter (SwiftShader)
 # Natively everything builds in the release profile, the web app in the `web` profile, so burn
 # is compiled once per target.
@@ -79,5 +79,6 @@ step "$search_python" tests/search/test_search.py "$CARGO_TARGET_DIR/release/lat
 join "$torch_pid" "$torch_log" torch "installing PyTorch"
 step "$torch_python" tests/interop/test_torch.py "$CARGO_TARGET_DIR/release/latentlab" data/mnist
 step node tests/e2e/app.mjs cpu
+step node tests/e2e/storage_full.mjs
 step node tests/e2e/app.mjs webgpu
 echo "test: all passed in $((SECONDS - start)) s (screenshots in out/e2e/)"

@@ -48,6 +48,70 @@ fn err(e: impl std::fmt::Display) -> String {
     format!("saved models (IndexedDB): {e}")
 }
 
+/// What a write that did not fit says.
+const FULL: &str = "the browser's storage for this page is full (IndexedDB quota exceeded): nothing was saved and the model in use stays in use; delete saved models, or download this one";
+
+/// Waits for `tx` to end. A transaction can end aborted with every request in it successful:
+/// that is how Chromium reports a write over the quota (the `add` succeeds, the commit does
+/// not), and rexie hands it back as an `Ok`. Such a write kept nothing and must say so;
+/// `bytes` (what was written) lets the storage estimate tell whether it did not fit.
+async fn commit(tx: Transaction, bytes: usize) -> Result<(), String> {
+    if tx.done().await.map_err(idb_err)?.is_committed() {
+        return Ok(());
+    }
+    Err(match storage_estimate().await {
+        Some((usage, quota)) if usage + bytes as f64 > quota => {
+            format!("{FULL} ({usage:.0} of {quota:.0} bytes used)")
+        }
+        // rexie does not hand on the transaction's own error; a write whose every request
+        // succeeded but whose commit was aborted is, in practice, a full store.
+        _ => err(
+            "the browser aborted the write and kept nothing; the model in use stays in use (the usual cause: the browser's storage for this page is full, so delete saved models, or download this one)",
+        ),
+    })
+}
+
+/// (usage, quota) in bytes from `navigator.storage.estimate()`, where the browser has it.
+async fn storage_estimate() -> Option<(f64, f64)> {
+    use js_sys::Reflect;
+    use wasm_bindgen::JsCast;
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let storage = Reflect::get(&navigator, &"storage".into()).ok()?;
+    let estimate: js_sys::Function = Reflect::get(&storage, &"estimate".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: js_sys::Promise = estimate.call0(&storage).ok()?.dyn_into().ok()?;
+    let result = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let number = |key: &str| Reflect::get(&result, &key.into()).ok()?.as_f64();
+    Some((number("usage")?, number("quota")?))
+}
+
+/// An IndexedDB failure as the person at the page should read it. rexie's own message is only
+/// "idb error": the browser's reason is in its source. A full disk (over the origin's quota) and
+/// a database that cannot be opened at all (private browsing, storage blocked) get their own
+/// words, since both are the browser's doing and say what is kept.
+fn idb_err(e: rexie::Error) -> String {
+    let detail = match std::error::Error::source(&e) {
+        Some(source) => source.to_string(),
+        None => e.to_string(),
+    };
+    if detail.contains("QuotaExceeded") || detail.to_lowercase().contains("quota") {
+        format!("{FULL} ({detail})")
+    } else if matches!(
+        e,
+        rexie::Error::IdbError(
+            idb::Error::IndexedDbOpenFailed(_) | idb::Error::IndexedDbNotFound(_)
+        )
+    ) {
+        format!(
+            "IndexedDB cannot be opened here (private browsing, or storage blocked for this site): models are not saved across reloads, everything else works ({detail})"
+        )
+    } else {
+        err(detail)
+    }
+}
+
 /// What the checkpoint store should hold next: a model, or nothing.
 enum Wanted {
     Put(Box<StoredModel>),
@@ -101,8 +165,8 @@ async fn replace_checkpoint(model: &StoredModel) -> Result<(), String> {
     store
         .put(&value, Some(&JsValue::from_str(CHECKPOINT_KEY)))
         .await
-        .map_err(err)?;
-    tx.done().await.map_err(err)?;
+        .map_err(idb_err)?;
+    commit(tx, model.bytes.len()).await?;
     Ok(())
 }
 
@@ -112,8 +176,8 @@ pub async fn checkpoint() -> Result<Option<StoredModel>, String> {
     let value = store
         .get(JsValue::from_str(CHECKPOINT_KEY))
         .await
-        .map_err(err)?;
-    tx.done().await.map_err(err)?;
+        .map_err(idb_err)?;
+    commit(tx, 0).await?;
     Ok(value.and_then(|v| serde_wasm_bindgen::from_value(v).ok()))
 }
 
@@ -123,8 +187,8 @@ async fn clear_checkpoints() -> Result<(), String> {
     store
         .delete(JsValue::from_str(CHECKPOINT_KEY))
         .await
-        .map_err(err)?;
-    tx.done().await.map_err(err)?;
+        .map_err(idb_err)?;
+    commit(tx, 0).await?;
     Ok(())
 }
 
@@ -135,22 +199,22 @@ async fn open() -> Result<Rexie, String> {
         .add_object_store(ObjectStore::new(CHECKPOINTS))
         .build()
         .await
-        .map_err(err)
+        .map_err(idb_err)
 }
 
 /// Opens the database and starts a transaction on the store `name`: the transaction (to await
 /// its end) and the store. The connection is not closed here, so it outlives the transaction.
 async fn on_store(name: &str, mode: TransactionMode) -> Result<(Transaction, Store), String> {
     let db = open().await?;
-    let tx = db.transaction(&[name], mode).map_err(err)?;
-    let store = tx.store(name).map_err(err)?;
+    let tx = db.transaction(&[name], mode).map_err(idb_err)?;
+    let store = tx.store(name).map_err(idb_err)?;
     Ok((tx, store))
 }
 
 pub async fn list() -> Result<Vec<StoredModel>, String> {
     let (tx, store) = on_store(STORE, TransactionMode::ReadOnly).await?;
-    let values = store.get_all(None, None).await.map_err(err)?;
-    tx.done().await.map_err(err)?;
+    let values = store.get_all(None, None).await.map_err(idb_err)?;
+    commit(tx, 0).await?;
     // A record that does not parse (an older format, say) is skipped rather than hiding the rest.
     Ok(values
         .into_iter()
@@ -163,14 +227,14 @@ pub async fn add(model: &StoredModel) -> Result<u32, String> {
     let value =
         serde::Serialize::serialize(model, &serde_wasm_bindgen::Serializer::new()).map_err(err)?;
     let (tx, store) = on_store(STORE, TransactionMode::ReadWrite).await?;
-    let key = store.add(&value, None).await.map_err(err)?;
-    tx.done().await.map_err(err)?;
+    let key = store.add(&value, None).await.map_err(idb_err)?;
+    commit(tx, model.bytes.len()).await?;
     Ok(key.as_f64().unwrap_or(0.0) as u32)
 }
 
 pub async fn delete(id: u32) -> Result<(), String> {
     let (tx, store) = on_store(STORE, TransactionMode::ReadWrite).await?;
-    store.delete(JsValue::from(id)).await.map_err(err)?;
-    tx.done().await.map_err(err)?;
+    store.delete(JsValue::from(id)).await.map_err(idb_err)?;
+    commit(tx, 0).await?;
     Ok(())
 }
