@@ -209,14 +209,29 @@ mod tests {
     fn noise_is_fresh_in_training_and_fixed_in_evaluation() {
         let f = Fixture::new();
         let noise: NoiseStack = "urn:0.7,snp:0.1".parse().unwrap();
-        let mut objective = Reconstruction::plain(LossKind::Mse).with_noise(noise, 1);
+        let mut objective = Reconstruction::plain(LossKind::Mse).with_noise(noise.clone(), 1);
         let clean = f.value(&mut Reconstruction::plain(LossKind::Mse), false);
         let eval_a = f.value(&mut objective, false);
         let eval_b = f.value(&mut objective, false);
         assert_eq!(eval_a, eval_b, "evaluation noise repeats");
         assert_ne!(eval_a, clean, "noise changes the input");
-        let train_a = f.value(&mut objective, true);
-        let train_b = f.value(&mut objective, true);
+        // Training draws new noise each step. Compared on the corrupted inputs themselves: an
+        // untrained net can give two different inputs the same loss (CI once saw it).
+        let noisy = NoisyInput {
+            noise: &noise,
+            seed: 1,
+        };
+        let indices: Vec<usize> = (0..8).collect();
+        let clean = images_to_tensor(&f.images, &indices, &f.device);
+        let mut step = 0;
+        let mut draw = || {
+            noisy
+                .apply(&mut step, &f.images, &indices, &clean, true)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap()
+        };
+        let (train_a, train_b) = (draw(), draw());
         assert_ne!(train_a, train_b, "training draws new noise each step");
     }
 }
