@@ -1,11 +1,14 @@
-// The Web Worker: loads the same wasm module as the page and hands control to Rust
-// (`worker_main`), which owns data, models and training. A failure to start is reported to the
-// page in the protocol's own shape ({ Error: { message } }).
-import init, { worker_main } from './pkg/latentlab.js';
-
+// The Web Worker: loads the wasm module and hands control to Rust (`worker_main`), which owns
+// data, models and training. It loads the build the page runs (index.html chose it; `?build=`
+// in this script's URL): pkg/threads/ (the CPU path on a rayon pool of one Web Worker per core,
+// started first) or pkg/ (WebGPU, and the CPU path on one thread). A failure to start is
+// reported to the page in the protocol's own shape ({ Error: { message } }).
+const threaded = new URL(import.meta.url).searchParams.get('build') === 'threads';
 try {
-  await init();
-  worker_main();
+  const pkg = await import(threaded ? './pkg/threads/latentlab.js' : './pkg/latentlab.js');
+  await pkg.default();
+  if (threaded) await pkg.initThreadPool(navigator.hardwareConcurrency);
+  pkg.worker_main();
 } catch (e) {
   self.postMessage({ Error: { message: `the worker could not start: ${e}` } });
 }

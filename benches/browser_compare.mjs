@@ -3,14 +3,16 @@
 //   node benches/browser_compare.mjs [seconds per measurement, default 10] [--webgpu]
 //
 // latentlab: the page's own benchmark (the Benchmark button: training the `basic` net on the
-// backend the page chose, in its Web Worker, on MNIST). TensorFlow.js: the same net (conv
+// backend the page chose, in its Web Worker, on MNIST), twice: cross-origin isolated as
+// `latentlab serve` serves it (the threaded build, one thread per core) and without the isolation
+// headers (the single-threaded build). TensorFlow.js: the same net (conv
 // 8/16/32, k3 s2, dense 128-16-4 and back, transposed convs, sigmoid), Adam 1e-3, MSE, batch 256,
 // on its wasm, webgl and cpu backends, on random images (throughput does not depend on content).
 // tfjs 4.22's wasm backend has no Conv2DBackpropFilter kernel, so the cpu backend's is
 // registered for it through a small adapter (reads the wasm tensors, writes the result back).
 // Needs the app built (scripts/build-web.sh) and the npm packages (scripts/setup-web.sh).
 import { readFileSync } from 'node:fs';
-import { openApp } from '../tests/e2e/browser.mjs';
+import { openApp, withoutIsolation } from '../tests/e2e/browser.mjs';
 
 const seconds = Number(process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 10);
 const webgpu = process.argv.includes('--webgpu');
@@ -20,17 +22,22 @@ const rows = [];
 
 try {
   // ---- latentlab ---------------------------------------------------------------------------
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 120_000 });
-  await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
-  const backend = await page.textContent('#backend-active');
-  await page.selectOption('#preset', 'basic');
-  await page.click('#bench');
-  await page.waitForFunction(() => /training images\/s/.test(document.querySelector('#bench-result').textContent), null, { timeout: 120_000 });
-  const text = await page.textContent('#bench-result');
-  rows.push({ name: `latentlab (${backend}, 1 worker thread)`, imagesPerS: Number(/([\d.]+) training images\/s/.exec(text)[1]) });
-  await page.close();
+  for (const isolated of [true, false]) {
+    const page = await context.newPage();
+    if (!isolated) await withoutIsolation(page, url);
+    await page.goto(url);
+    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 120_000 });
+    await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
+    const backend = await page.textContent('#backend-active');
+    const threads = /\((\d+) threads\)/.exec(await page.textContent('#backend-reason'))?.[1] ?? '1';
+    await page.selectOption('#preset', 'basic');
+    await page.click('#bench');
+    await page.waitForFunction(() => /training images\/s/.test(document.querySelector('#bench-result').textContent), null, { timeout: 120_000 });
+    const text = await page.textContent('#bench-result');
+    const how = isolated ? `${threads} worker thread${threads === '1' ? '' : 's'}` : '1 worker thread, not isolated';
+    rows.push({ name: `latentlab (${backend}, ${how})`, imagesPerS: Number(/([\d.]+) training images\/s/.exec(text)[1]) });
+    await page.close();
+  }
 
   // ---- TensorFlow.js ------------------------------------------------------------------------
   const tfPage = await context.newPage();
@@ -124,5 +131,6 @@ try {
 console.log(`basic net, training images/s, headless chromium, ${seconds} s per measurement`);
 for (const r of rows) console.log(`${r.name.padEnd(48)} ${r.error ? r.error : r.imagesPerS.toFixed(0).padStart(8)}`);
 const ours = rows[0].imagesPerS;
-const best = rows.slice(1).filter((r) => !r.error).sort((a, b) => b.imagesPerS - a.imagesPerS)[0];
+console.log(`ratio latentlab threaded / single-threaded: ${(ours / rows[1].imagesPerS).toFixed(2)}`);
+const best = rows.slice(2).filter((r) => !r.error).sort((a, b) => b.imagesPerS - a.imagesPerS)[0];
 if (best) console.log(`ratio latentlab / fastest TensorFlow.js (${best.name}): ${(ours / best.imagesPerS).toFixed(2)}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the web app needs, idempotently:
-#  - the wasm32 Rust target, and wasm-bindgen-cli at the exact version Cargo.lock pins (built from
+#  - the wasm32 Rust target; for the page's threaded build (pkg/threads) the pinned nightly in
+#    scripts/nightly-toolchain with rust-src (std is rebuilt with atomics); and wasm-bindgen-cli at the exact version Cargo.lock pins (built from
 #    crates.io: prebuilt downloads are not reachable here)
 #  - Debian's chromium, driven headless by playwright-core for the end-to-end tests
 #  - the npm packages in package.json (playwright-core; TensorFlow.js for the browser benchmark)
@@ -12,6 +13,12 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+nightly=$(cat scripts/nightly-toolchain)
+if ! rustup run "$nightly" rustc --print sysroot >/dev/null 2>&1 \
+  || [ ! -d "$(rustup run "$nightly" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+  echo "setup-web: installing $nightly with rust-src (the threaded web build)"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src
+fi
 
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)

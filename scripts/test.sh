@@ -80,5 +80,6 @@ join "$torch_pid" "$torch_log" torch "installing PyTorch"
 step "$torch_python" tests/interop/test_torch.py "$CARGO_TARGET_DIR/release/latentlab" data/mnist
 step node tests/e2e/app.mjs cpu
 step node tests/e2e/storage_full.mjs
+step node tests/e2e/single_thread.mjs
 step node tests/e2e/app.mjs webgpu
 echo "test: all passed in $((SECONDS - start)) s (screenshots in out/e2e/)"

@@ -21,3 +21,8 @@ pub mod training;
 pub mod cli;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+/// `initThreadPool(n)` for the page's `threads` build: starts rayon's pool on `n` Web Workers
+/// (worker.js calls it before training starts).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub use wasm_bindgen_rayon::init_thread_pool;

@@ -9,7 +9,8 @@
 //! | conv input gradient, transposed-conv forward | [`matmul_fold`]: `col2im(Aᵀ · src)` |
 //! | both weight gradients | [`outer_unfold`]: `Σ src · im2col(image)ᵀ` |
 //!
-//! Samples are split into one block per thread (rayon natively, one block in wasm); each block
+//! Samples are split into one block per thread (rayon natively and in the page's `threads` build,
+//! one block in the single-threaded wasm build); each block
 //! reuses one unfold buffer, and the weight gradient sums one partial per block. Shapes these
 //! kernels do not cover (groups, dilation, other dtypes) fall back to burn's own flex ops.
 
@@ -604,20 +605,20 @@ fn matmul(
     }
 }
 
-/// How many samples each thread's block holds: the batch cut into one block per thread
-/// natively, one block in wasm.
+/// How many samples each thread's block holds: the batch cut into one block per thread of rayon's
+/// pool, one block where there is no pool (the single-threaded wasm build).
 fn block_len(n: usize) -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     let threads = rayon::current_num_threads();
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
     let threads = 1;
     n.div_ceil(threads.clamp(1, n.max(1))).max(1)
 }
 
-/// `work(index, item)` for every item, in parallel natively (rayon), in order in wasm; the
-/// results in the items' order.
+/// `work(index, item)` for every item, in parallel on rayon's pool where there is one, in order
+/// otherwise; the results in the items' order.
 fn run_all<T: Send, R: Send>(items: Vec<T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     {
         use rayon::prelude::*;
         items
@@ -626,7 +627,7 @@ fn run_all<T: Send, R: Send>(items: Vec<T>, work: impl Fn(usize, T) -> R + Sync)
             .map(|(i, item)| work(i, item))
             .collect()
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
     items
         .into_iter()
         .enumerate()

@@ -16,8 +16,10 @@
 mod autodiff;
 mod flex;
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "webgpu"))]
+use burn::backend::Cube;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Cube, Dispatch, backend_extension};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
@@ -25,7 +27,8 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 /// The convolution primitives latentlab implements per backend. Biases are added outside (a
 /// broadcast add, differentiated by burn), so every primitive is bias-free.
-#[backend_extension(Flex, Cube, Autodiff)]
+// Cube (wgpu, WebGPU, CUDA) everywhere but in the page's threaded build, which has no WebGPU.
+#[backend_extension(Flex, Cube: cfg(any(not(target_arch = "wasm32"), feature = "webgpu")), Autodiff)]
 pub trait ConvKernels: Backend {
     /// `conv2d` without bias: x [n, c, h, w], weight [o, c, kh, kw].
     fn lab_conv2d(
@@ -107,6 +110,7 @@ pub trait ConvKernels: Backend {
 }
 
 /// The GPU backends keep burn's convolutions: the default bodies.
+#[cfg(any(not(target_arch = "wasm32"), feature = "webgpu"))]
 impl ConvKernels for Cube {}
 
 /// A `[channels]` bias as `[1, channels, 1, 1]`, added to a convolution's output.

@@ -12,6 +12,13 @@ thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
 }
 
+/// The build of the module this page runs, which its worker must load too (worker.js).
+const BUILD: &str = if cfg!(feature = "threads") {
+    "threads"
+} else {
+    "webgpu"
+};
+
 /// Starts `worker.js` (which loads this same wasm module) and routes its messages to `on_response`.
 pub fn spawn(
     on_response: impl Fn(Response) + 'static,
@@ -19,7 +26,7 @@ pub fn spawn(
 ) -> Result<(), String> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options("./worker.js", &options)
+    let worker = Worker::new_with_options(&format!("./worker.js?build={BUILD}"), &options)
         .map_err(|e| format!("cannot start the worker: {e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match serde_wasm_bindgen::from_value::<Response>(event.data()) {

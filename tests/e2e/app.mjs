@@ -40,8 +40,11 @@ try {
   await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
   const reason = await page.textContent('#backend-reason');
   step(`backend: ${await page.textContent('#backend-active')}: ${reason}`);
+  // Served with COOP/COEP, the page is cross-origin isolated: the threaded build, one thread per core.
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   if (mode === 'cpu') {
-    assert.match(reason, /no WebGPU adapter: training on CPU/);
+    assert.match(reason, cores > 1 ? new RegExp(`no WebGPU adapter: training on CPU \\(${cores} threads\\)`) : /no WebGPU adapter: training on CPU \(one thread\)/);
     assert.ok(await page.isDisabled('#use-webgpu'), 'no adapter: the WebGPU button is off');
   } else {
     assert.match(reason, /WebGPU adapter/);

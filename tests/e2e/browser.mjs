@@ -36,3 +36,17 @@ export async function openApp({ webgpu }) {
   };
   return { url, context, close };
 }
+
+/**
+ * Serves `page` the app's document without its COOP/COEP headers, as a plain static host would:
+ * the page is not cross-origin isolated, so it (and its worker) run the single-threaded build.
+ */
+export async function withoutIsolation(page, url) {
+  await page.route(url, async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['cross-origin-opener-policy'];
+    delete headers['cross-origin-embedder-policy'];
+    await route.fulfill({ response, headers });
+  });
+}

@@ -2,7 +2,7 @@
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
+use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use crate::render;
@@ -19,8 +19,12 @@ pub fn paint(canvas: &HtmlCanvasElement, gray: &render::Gray) {
     for &p in &gray.pixels {
         rgba.extend_from_slice(&[p, p, p, 255]);
     }
-    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(
-        Clamped(&rgba),
+    // Copied into a JS array first: in the threaded build the module's memory is shared, and
+    // ImageData refuses a view of shared memory.
+    let array = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    array.copy_from(&rgba);
+    if let Ok(data) = ImageData::new_with_js_u8_clamped_array_and_sh(
+        &array,
         gray.width as u32,
         gray.height as u32,
     ) {

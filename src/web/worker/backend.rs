@@ -1,6 +1,8 @@
 //! Choosing where the page trains: WebGPU when the browser has a hardware adapter, burn's
-//! flex backend in wasm otherwise; switching on request moves the models in use.
+//! flex backend in wasm otherwise (on a pool of threads in the `threads` build, which has no
+//! WebGPU); switching on request moves the models in use.
 
+#[cfg(feature = "webgpu")]
 use burn::prelude::*;
 use js_sys::Reflect;
 use wasm_bindgen::JsCast;
@@ -12,20 +14,28 @@ use crate::web::protocol::{BackendKind, BackendStatus, Response};
 
 impl Worker {
     /// WebGPU when there is a hardware adapter; the CPU when there is none or only a software one.
+    /// The threaded build has no WebGPU (wgpu's browser types are not `Send` once wasm has
+    /// atomics): the page loads it only where the browser offers no adapter (index.html).
     pub(super) async fn choose_initial_backend(&self) -> BackendStatus {
         let probe = probe_webgpu().await;
         let mut status = BackendStatus {
             active: BackendKind::Cpu,
-            webgpu_available: probe.is_some(),
+            webgpu_available: probe.is_some() && cfg!(feature = "webgpu"),
             webgpu_software: probe.as_ref().is_some_and(|p| p.1),
             adapter: probe.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
             reason: String::new(),
+            cpu_threads: cpu_threads(),
         };
+        let cpu = cpu_label();
         status.reason = match &probe {
-            None => "no WebGPU adapter: training on CPU".into(),
+            None => format!("no WebGPU adapter: training on {cpu}"),
+            Some((adapter, _)) if !cfg!(feature = "webgpu") => format!(
+                "WebGPU adapter {adapter}, but this is the page's threaded CPU build (open it \
+                 with ?build=webgpu to use the adapter): training on {cpu}"
+            ),
             Some((adapter, true)) => {
                 format!(
-                    "WebGPU adapter is software ({adapter}), slower than the CPU path: training on CPU"
+                    "WebGPU adapter is software ({adapter}), slower than the CPU path: training on {cpu}"
                 )
             }
             Some((adapter, false)) => match self.init_webgpu().await {
@@ -33,12 +43,13 @@ impl Worker {
                     status.active = BackendKind::WebGpu;
                     format!("WebGPU adapter {adapter}: training on the GPU")
                 }
-                Err(e) => format!("WebGPU failed to start ({e}): training on CPU"),
+                Err(e) => format!("WebGPU failed to start ({e}): training on {cpu}"),
             },
         };
         status
     }
 
+    #[cfg(feature = "webgpu")]
     pub(super) async fn init_webgpu(&self) -> Result<(), String> {
         if self.webgpu.borrow().is_some() {
             return Ok(());
@@ -49,6 +60,14 @@ impl Worker {
             .map_err(|e| e.to_string())?;
         *self.webgpu.borrow_mut() = Some(device);
         Ok(())
+    }
+
+    #[cfg(not(feature = "webgpu"))]
+    pub(super) async fn init_webgpu(&self) -> Result<(), String> {
+        Err(
+            "this is the page's threaded CPU build, without WebGPU (open it with ?build=webgpu)"
+                .into(),
+        )
     }
 
     pub(super) async fn use_backend(&self, kind: BackendKind) {
@@ -70,7 +89,7 @@ impl Worker {
                 BackendKind::WebGpu => {
                     format!("training on WebGPU ({}), as chosen", status.adapter)
                 }
-                BackendKind::Cpu => "training on CPU, as chosen".into(),
+                BackendKind::Cpu => format!("training on {}, as chosen", cpu_label()),
             };
             status.clone()
         };
@@ -88,6 +107,23 @@ impl Worker {
             self.use_model(c.name, c.bytes).await;
         }
         self.post(Response::Backend { backend: status });
+    }
+}
+
+/// Threads the CPU path computes on: rayon's pool in the `threads` build (started by worker.js
+/// before `worker_main`), one in the single-threaded build.
+pub(super) fn cpu_threads() -> usize {
+    #[cfg(feature = "threads")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "threads"))]
+    1
+}
+
+/// "CPU (2 threads)" or "CPU (one thread)".
+fn cpu_label() -> String {
+    match cpu_threads() {
+        1 => "CPU (one thread)".into(),
+        n => format!("CPU ({n} threads)"),
     }
 }
 

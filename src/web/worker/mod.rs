@@ -79,6 +79,7 @@ pub fn worker_main() {
             webgpu_software: false,
             adapter: String::new(),
             reason: "probing WebGPU".into(),
+            cpu_threads: backend::cpu_threads(),
         }),
         webgpu: RefCell::new(None),
         active: RefCell::new(None),
