@@ -50,3 +50,18 @@ export async function withoutIsolation(page, url) {
     await route.fulfill({ response, headers });
   });
 }
+
+/** Opens the app, runs `test({ url, context })` on it, closes it, and exits 1 if the test threw. */
+export async function runOnApp(options, test) {
+  const app = await openApp(options);
+  let failed = false;
+  try {
+    await test(app);
+  } catch (e) {
+    failed = true;
+    console.error(e);
+  } finally {
+    await app.close();
+  }
+  process.exit(failed ? 1 : 0);
+}

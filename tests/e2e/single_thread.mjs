@@ -4,13 +4,11 @@
 //
 //   node tests/e2e/single_thread.mjs
 import assert from 'node:assert/strict';
-import { openApp, withoutIsolation } from './browser.mjs';
+import { runOnApp, withoutIsolation } from './browser.mjs';
 
 const step = (text) => console.log(`[e2e single-thread] ${text}`);
 
-const { url, context, close } = await openApp({ webgpu: false });
-let failed = false;
-try {
+await runOnApp({ webgpu: false }, async ({ url, context }) => {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -32,10 +30,4 @@ try {
   step(`trains: ${result}`);
   assert.ok(Number(/([\d.]+) training images\/s/.exec(result)[1]) > 0);
   assert.deepEqual(errors, []);
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latentlab, openApp } from './browser.mjs';
+import { latentlab, runOnApp } from './browser.mjs';
 
 const step = (text) => console.log(`[e2e storage-full] ${text}`);
 const modelDir = join('out', 'e2e', 'storage-full-model');
@@ -16,9 +16,7 @@ const trained = spawnSync(latentlab, ['train', '--preset', 'basic', '--epochs', 
 assert.equal(trained.status, 0, 'the CLI trains the model to upload');
 const modelFile = join(modelDir, 'model.bpk');
 
-const { url, context, close } = await openApp({ webgpu: false });
-let failed = false;
-try {
+await runOnApp({ webgpu: false }, async ({ url, context }) => {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   const origin = new URL(url).origin;
@@ -33,10 +31,4 @@ try {
   // What could not be saved is not put in use as if it had been.
   assert.doesNotMatch(await page.textContent('#draw-view'), /Model in use: full\b/, 'an unsaved upload is not presented as saved and in use');
   step('nothing stored, and the upload is not in use as if saved');
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await close();
-}
-process.exit(failed ? 1 : 0);
+});
