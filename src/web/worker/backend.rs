@@ -24,9 +24,9 @@ impl Worker {
             webgpu_software: probe.as_ref().is_some_and(|p| p.1),
             adapter: probe.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
             reason: String::new(),
-            cpu_threads: cpu_threads(),
+            cpu_threads: self.cpu_threads,
         };
-        let cpu = cpu_label();
+        let cpu = cpu_label(self.cpu_threads);
         status.reason = match &probe {
             None => format!("no WebGPU adapter: training on {cpu}"),
             Some((adapter, _)) if !cfg!(feature = "webgpu") => format!(
@@ -89,7 +89,9 @@ impl Worker {
                 BackendKind::WebGpu => {
                     format!("training on WebGPU ({}), as chosen", status.adapter)
                 }
-                BackendKind::Cpu => format!("training on {}, as chosen", cpu_label()),
+                BackendKind::Cpu => {
+                    format!("training on {}, as chosen", cpu_label(self.cpu_threads))
+                }
             };
             status.clone()
         };
@@ -110,18 +112,9 @@ impl Worker {
     }
 }
 
-/// Threads the CPU path computes on: rayon's pool in the `threads` build (started by worker.js
-/// before `worker_main`), one in the single-threaded build.
-pub(super) fn cpu_threads() -> usize {
-    #[cfg(feature = "threads")]
-    return rayon::current_num_threads();
-    #[cfg(not(feature = "threads"))]
-    1
-}
-
 /// "CPU (2 threads)" or "CPU (one thread)".
-fn cpu_label() -> String {
-    match cpu_threads() {
+fn cpu_label(threads: usize) -> String {
+    match threads {
         1 => "CPU (one thread)".into(),
         n => format!("CPU ({n} threads)"),
     }

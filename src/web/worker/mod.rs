@@ -63,11 +63,18 @@ struct Worker {
     training: Cell<bool>,
     paused: Cell<bool>,
     stop: Cell<bool>,
+    /// The threaded build's pool of workers, starting while the data loads (`initThreadPool`'s
+    /// promise; `undefined` in the single-threaded build). Work that computes waits for it.
+    pool: js_sys::Promise,
+    /// Threads the CPU path computes on: the pool's size, or 1. (Asking rayon before its pool
+    /// exists would make it start one of its own, which wasm cannot.)
+    cpu_threads: usize,
 }
 
-/// Entry point of the worker script (`worker.js` imports the module and calls this).
+/// Entry point of the worker script (`worker.js` imports the module and calls this with the
+/// promise of the thread pool it is starting and its size, or `undefined` and 1).
 #[wasm_bindgen]
-pub fn worker_main() {
+pub fn worker_main(pool: JsValue, cpu_threads: usize) {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let worker = Rc::new(Worker {
@@ -79,7 +86,7 @@ pub fn worker_main() {
             webgpu_software: false,
             adapter: String::new(),
             reason: "probing WebGPU".into(),
-            cpu_threads: backend::cpu_threads(),
+            cpu_threads,
         }),
         webgpu: RefCell::new(None),
         active: RefCell::new(None),
@@ -88,6 +95,8 @@ pub fn worker_main() {
         training: Cell::new(false),
         paused: Cell::new(false),
         stop: Cell::new(false),
+        pool: js_sys::Promise::resolve(&pool),
+        cpu_threads: cpu_threads.max(1),
     });
     let handler = {
         let worker = worker.clone();
@@ -145,6 +154,17 @@ impl Worker {
     }
 
     async fn run(self: Rc<Self>, request: Request) {
+        let loads_data = matches!(
+            request,
+            Request::LoadServedData { .. } | Request::LoadFiles { .. }
+        );
+        if !loads_data && let Err(e) = wasm_bindgen_futures::JsFuture::from(self.pool.clone()).await
+        {
+            return self.error(format!(
+                "the pool of worker threads did not start ({e:?}): open the page with \
+                 ?build=webgpu to train on one thread"
+            ));
+        }
         match request {
             Request::LoadServedData { base } => self.load_served(&base).await,
             Request::LoadFiles { files } => match Mnist::from_unordered(
