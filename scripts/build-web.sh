@@ -4,10 +4,9 @@
 #  - pkg/: feature `webgpu` (WebGPU, and flex on one thread), stable Rust;
 #  - pkg/threads/: feature `threads` (flex on a rayon pool of Web Workers, no WebGPU): the
 #    pinned nightly of scripts/nightly-toolchain, std rebuilt with atomics, shared memory up to
-#    4 GiB.
+#    4 GiB. Its own target directory: other flags and another compiler, so the two builds
+#    would otherwise invalidate each other's artifacts.
 # index.html picks one per page load.
-#    Its own target directory: other flags and another compiler, so the two builds would
-#    otherwise invalidate each other's artifacts.
 # Needs scripts/setup-web.sh (wasm32 target, the nightly with rust-src, wasm-bindgen).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

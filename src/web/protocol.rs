@@ -45,8 +45,6 @@ pub struct BackendStatus {
     pub adapter: String,
     /// Why `active` was chosen, e.g. "no WebGPU adapter: training on CPU (2 threads)".
     pub reason: String,
-    /// Threads the CPU path computes on: the pool of the `threads` build, or 1.
-    pub cpu_threads: usize,
 }
 
 /// A file picked or dropped by the user.

@@ -24,7 +24,6 @@ impl Worker {
             webgpu_software: probe.as_ref().is_some_and(|p| p.1),
             adapter: probe.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
             reason: String::new(),
-            cpu_threads: self.cpu_threads,
         };
         let cpu = cpu_label(self.cpu_threads);
         status.reason = match &probe {

@@ -86,7 +86,6 @@ pub fn worker_main(pool: JsValue, cpu_threads: usize) {
             webgpu_software: false,
             adapter: String::new(),
             reason: "probing WebGPU".into(),
-            cpu_threads,
         }),
         webgpu: RefCell::new(None),
         active: RefCell::new(None),
