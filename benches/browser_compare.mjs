@@ -12,7 +12,7 @@
 // registered for it through a small adapter (reads the wasm tensors, writes the result back).
 // Needs the app built (scripts/build-web.sh) and the npm packages (scripts/setup-web.sh).
 import { readFileSync } from 'node:fs';
-import { openApp, withoutIsolation } from '../tests/e2e/browser.mjs';
+import { openApp, withoutIsolation, waitForData } from '../tests/e2e/browser.mjs';
 
 const seconds = Number(process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 10);
 const webgpu = process.argv.includes('--webgpu');
@@ -26,7 +26,7 @@ try {
     const page = await context.newPage();
     if (!isolated) await withoutIsolation(page, url);
     await page.goto(url);
-    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 120_000 });
+    await waitForData(page, 120_000);
     await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
     const backend = await page.textContent('#backend-active');
     const threads = /\((\d+) threads\)/.exec(await page.textContent('#backend-reason'))?.[1] ?? '1';

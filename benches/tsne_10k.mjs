@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { latentlab, openApp } from '../tests/e2e/browser.mjs';
+import { latentlab, openApp, waitForData } from '../tests/e2e/browser.mjs';
 
 let model = process.argv[2] ?? 'runs/best45';
 const run = (args) => {
@@ -30,7 +30,7 @@ let browser;
 try {
   const page = await context.newPage();
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 120_000 });
+  await waitForData(page, 120_000);
   await page.setInputFiles('#upload-model', join(model, 'model.bpk'));
   await page.click('#model-list li .use');
   await page.waitForFunction(() => /Model in use/.test(document.querySelector('#draw-view').textContent));

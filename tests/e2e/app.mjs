@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { latentlab, openApp } from './browser.mjs';
+import { latentlab, openApp, waitForData } from './browser.mjs';
 
 const mode = process.argv[2] ?? 'cpu';
 assert.ok(mode === 'cpu' || mode === 'webgpu', `mode is cpu or webgpu, not ${mode}`);
@@ -35,7 +35,7 @@ try {
   await page.goto(url);
   await page.waitForSelector('#start', { timeout: 30_000 });
   step(`train view ready ${Date.now() - loadStart} ms after navigation`);
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+  await waitForData(page);
   step(`data: ${await page.textContent('#data-status')} (${Date.now() - loadStart} ms)`);
   await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
   const reason = await page.textContent('#backend-reason');
@@ -371,7 +371,7 @@ try {
     const done = Number(/after epoch (\d+) of 4/.exec(offered)?.[1]);
     assert.ok(done >= 2 && done < 4, `the checkpoint is of a finished epoch before the last: ${offered}`);
     await page.screenshot({ path: join(shots, `${mode}-resume.png`) });
-    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+    await waitForData(page);
     await page.click('#checkpoint-resume');
     await page.waitForFunction(() => /^test mse/.test(document.querySelector('#train-status').textContent), null, { timeout: 240_000 });
     const resumed = (await page.getAttribute('#loss-chart', 'data-val')).split(',');
@@ -389,7 +389,7 @@ try {
     await page.evaluate(() => window.latentlabCrashWorker());
     await page.waitForFunction(() => /worker was restarted/.test(document.querySelector('#errors').textContent), null, { timeout: 30_000 });
     await page.waitForSelector('#checkpoint:not(.hidden)', { timeout: 30_000 });
-    await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+    await waitForData(page);
     assert.ok((await page.textContent('#model-list')).includes('e2e-resume'), 'saved models are intact');
     step(`worker crashed: ${(await page.textContent('#errors ul')).split('\n').filter((l) => /restarted/.test(l))[0]?.slice(0, 120)}; ${await page.textContent('#checkpoint-text')}`);
     await page.click('#checkpoint-discard');
@@ -404,7 +404,7 @@ try {
   await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
   await page.click(`#model-list li:has(strong:text-is("e2e-${mode}")) .use`);
   await page.waitForFunction(() => /Model in use/.test(document.querySelector('#draw-view').textContent));
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+  await waitForData(page);
   await page.click('#random-digit');
   await page.waitForFunction(() => document.querySelectorAll('#latent .latent-row').length === 4, null, { timeout: 30_000 });
   step('after a reload the saved model reconstructs a test digit');

@@ -65,3 +65,8 @@ export async function runOnApp(options, test) {
   }
   process.exit(failed ? 1 : 0);
 }
+
+/** Waits until the page says MNIST is loaded. */
+export async function waitForData(page, timeout = 60_000) {
+  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout });
+}

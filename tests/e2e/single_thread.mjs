@@ -4,7 +4,7 @@
 //
 //   node tests/e2e/single_thread.mjs
 import assert from 'node:assert/strict';
-import { runOnApp, withoutIsolation } from './browser.mjs';
+import { runOnApp, withoutIsolation, waitForData } from './browser.mjs';
 
 const step = (text) => console.log(`[e2e single-thread] ${text}`);
 
@@ -17,7 +17,7 @@ await runOnApp({ webgpu: false }, async ({ url, context }) => {
   page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(new URL(r.url()).pathname); });
   await page.goto(url);
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), false, 'the headers were stripped');
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+  await waitForData(page);
   await page.waitForFunction(() => !document.querySelector('#backend-active').textContent.includes('starting'));
   const reason = await page.textContent('#backend-reason');
   step(`backend: ${reason}; modules fetched: ${[...new Set(wasm)].join(', ')}`);

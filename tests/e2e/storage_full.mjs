@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latentlab, runOnApp } from './browser.mjs';
+import { latentlab, runOnApp, waitForData } from './browser.mjs';
 
 const step = (text) => console.log(`[e2e storage-full] ${text}`);
 const modelDir = join('out', 'e2e', 'storage-full-model');
@@ -22,7 +22,7 @@ await runOnApp({ webgpu: false }, async ({ url, context }) => {
   const origin = new URL(url).origin;
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
   await page.goto(url);
-  await page.waitForFunction(() => document.querySelector('#data-status')?.textContent.startsWith('MNIST ready'), null, { timeout: 60_000 });
+  await waitForData(page);
   await page.setInputFiles('#upload-model', { name: 'full.bpk', mimeType: 'application/octet-stream', buffer: readFileSync(modelFile) });
   await page.waitForFunction(() => /aborted the write and kept nothing|storage for this page is full/.test(document.querySelector('#errors').textContent), null, { timeout: 30_000 });
   const message = (await page.textContent('#errors')).match(/[^.]*(aborted the write|storage for this page is full)[^)]*\)/)?.[0];
