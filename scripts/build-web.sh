@@ -25,7 +25,7 @@ bindgen() {
   echo "build-web: $2/latentlab_bg.wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip"
 }
 
-cargo build --profile web --lib --target wasm32-unknown-unknown --features webgpu
+cargo build --timings --profile web --lib --target wasm32-unknown-unknown --features webgpu
 bindgen "$CARGO_TARGET_DIR" pkg
 
 threads_dir="$CARGO_TARGET_DIR/threads"
@@ -34,7 +34,7 @@ threads_dir="$CARGO_TARGET_DIR/threads"
 # dependency's fingerprint.
 RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128" \
   CARGO_TARGET_DIR="$threads_dir" \
-  cargo "+$(cat scripts/nightly-toolchain)" rustc -Z build-std=panic_abort,std \
+  cargo "+$(cat scripts/nightly-toolchain)" rustc --timings -Z build-std=panic_abort,std \
   --profile web --lib --target wasm32-unknown-unknown --features threads -- \
   -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
   -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size \
