@@ -134,8 +134,9 @@ pub struct AppState {
     pub gan_samples: RwSignal<Vec<f32>>,
     /// The GAN the Generate view draws from.
     pub gan_in_use: RwSignal<Option<(String, GanSpec)>>,
-    /// The last generated digits, by request id.
-    pub generated: RwSignal<Option<(u64, Vec<f32>)>>,
+    /// Generated digits by request id, queued until the Generate view takes them: its grid and
+    /// its walk answer back to back, and a single slot could keep only the second of the two.
+    pub generated: RwSignal<Vec<(u64, Vec<f32>)>>,
     /// The page's hyperparameter search: running or not, its trials (by number), the fold in
     /// progress, and how it ended.
     pub search_running: RwSignal<bool>,
@@ -187,7 +188,7 @@ impl AppState {
             gan_history: RwSignal::new(Vec::new()),
             gan_samples: RwSignal::new(Vec::new()),
             gan_in_use: RwSignal::new(None),
-            generated: RwSignal::new(None),
+            generated: RwSignal::new(Vec::new()),
             search_running: RwSignal::new(false),
             search_trials: RwSignal::new(Vec::new()),
             search_progress: RwSignal::new(None),
@@ -577,7 +578,7 @@ impl AppState {
                 self.error(format!("search: {message}"));
             }
             Response::GanInUse { name, spec } => self.gan_in_use.set(Some((name, spec))),
-            Response::Generated { id, images } => self.generated.set(Some((id, images))),
+            Response::Generated { id, images } => self.generated.update(|q| q.push((id, images))),
             Response::Error { message } => {
                 // An error ends whatever view was being computed.
                 self.embedding_busy.set(None);

@@ -164,8 +164,15 @@ fn Sampling() -> impl IntoView {
             steps: WALK_STEPS,
         });
     });
+    // Takes every queued answer (untracked, so emptying the queue does not rerun this); answers
+    // to requests made before the last change are dropped.
     Effect::new(move |_| {
-        if let Some((id, images)) = state.generated.get() {
+        state.generated.track();
+        let answers = state
+            .generated
+            .try_update_untracked(std::mem::take)
+            .unwrap_or_default();
+        for (id, images) in answers {
             if id == grid_id.get_untracked() {
                 grid.set(images);
             } else if id == walk_id.get_untracked() {
