@@ -107,10 +107,10 @@ try {
   };
   const inked = (selector) => page.evaluate(inkOf, selector);
   // How much neighbouring pixels agree (their correlation, across and down) on a canvas drawn at
-  // scale 1: strokes score high (grids of 20 real test digits 0.80-0.84; the ACGAN preset's digit
-  // shapes after 12,000 images 0.86 natively, the page's epoch grid 0.72), speckle low (that
-  // generator after 4,800 images 0.54-0.57,
-  // uniform noise 0.06, a checkerboard -0.55), though all of them carry ink.
+  // scale 1, its grey gaps included. On the page's epoch grid: digit shapes after 12,000 images
+  // 0.72, speckle after 4,800 images 0.54. On grids with black gaps (computed outside the page):
+  // 20 real test digits 0.80-0.84, the same generator's shapes 0.86 and speckle 0.57, uniform
+  // noise 0.06, a checkerboard -0.55, though all of them carry ink.
   const strokesOf = (id) => {
     const c = document.querySelector(id);
     const { width: w, height: h } = c;
@@ -337,12 +337,13 @@ try {
   await page.waitForFunction(() => document.querySelector('#model-list').textContent.includes('GAN (acgan)'));
   // A grid of one digit, another digit, a resample, and the walk between two samples. The walk
   // starts at the grid's first seed, so once both are drawn for the same digit and seeds, their
-  // first tiles (56 x 56 pixels at scale 2) agree; a grid or walk left from an earlier choice
-  // does not.
+  // first tiles (56 x 56 pixels at scale 2, inside the 1-pixel border) agree; a grid or walk
+  // left from an earlier choice does not.
   const gridRedrawn = (before) => {
-    const pixels = (id, w, h) => document.querySelector(id).getContext('2d').getImageData(0, 0, w, h).data;
-    if (Array.from(pixels('#generated', 560, 114)).join() === before) return false;
-    const [g, w] = [pixels('#generated', 56, 56), pixels('#walk', 56, 56)];
+    const canvas = (id) => document.querySelector(id).getContext('2d');
+    const grid = canvas('#generated');
+    if (Array.from(grid.getImageData(0, 0, grid.canvas.width, grid.canvas.height).data).join() === before) return false;
+    const [g, w] = [grid, canvas('#walk')].map((c) => c.getImageData(1, 1, 56, 56).data);
     let diff = 0, ink = 0;
     for (let i = 0; i < g.length; i += 4) {
       diff += Math.abs(g[i] - w[i]);
@@ -354,6 +355,7 @@ try {
   const canvasData = (id) => page.$eval(id, (c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).join());
   await page.click('#digit-3');
   await redrawn('');
+  await page.waitForFunction(`(${inkOf})('#generated') > 0.06`, null, { timeout: 30_000 });
   const threes = await canvasData('#generated');
   await page.click('#digit-7');
   await redrawn(threes);
@@ -361,6 +363,7 @@ try {
   step('choosing another digit redraws the grid and the walk');
   await page.click('#resample');
   await redrawn(sevens);
+  await page.waitForFunction(`(${inkOf})('#walk') > 0.06`, null, { timeout: 30_000 });
   step('resampled, and walked the noise between two samples');
   await page.locator('#generate-view').screenshot({ path: join(shots, `${mode}-generate.png`) });
 
