@@ -586,6 +586,10 @@ impl Learner for Adversarial {
         self.scorer.is_some()
     }
 
+    fn keeps_best_at_end(&self) -> bool {
+        self.scorer.is_some()
+    }
+
     fn observe(&mut self, means: &[f64]) {
         if self.balance
             && let [d, g] = means

@@ -1,12 +1,14 @@
 //! The training engine on a small MNIST subset: loss falls, determinism, early stopping restores
-//! the best weights, a NaN loss stops training with the last good weights.
+//! the best weights (and a run that ranks every epoch keeps its best at the end), a NaN loss stops
+//! training with the last good weights.
 
 use burn::module::Module;
 use burn::prelude::*;
 use latentlab::data::Images;
 use latentlab::model::{Autoencoder, ModelSpec};
 use latentlab::training::{
-    Control, EpochRecord, FitSettings, Hooks, NoHooks, Objective, Reconstruction, StopReason, fit,
+    Control, EpochRecord, FitSettings, Hooks, Learner, NoHooks, Objective, Reconstruction,
+    StopReason, Supervised, fit,
 };
 
 use crate::common::{mnist, rng_exclusive, rng_shared};
@@ -143,6 +145,76 @@ fn early_stopping_restores_the_best_weights() {
     assert!((out.val_loss().unwrap() - 0.3).abs() < 1e-6);
     assert_eq!(weights(&out.model), snaps.0[1], "weights of epoch 2");
     assert_ne!(snaps.0[1], snaps.0[3], "training went on after epoch 2");
+}
+
+/// The autoencoder's learner with scripted validation scores, saying (`at_end`) whether a run
+/// that completes its epochs hands back its best-scoring weights, as a judged GAN's does.
+struct RanksEveryEpoch<'o> {
+    inner: Supervised<'o, ScriptedValidation>,
+    at_end: bool,
+}
+
+impl Learner for RanksEveryEpoch<'_> {
+    type Model = Autoencoder;
+    fn keeps_best_at_end(&self) -> bool {
+        self.at_end
+    }
+    fn schedule(&mut self, lr_factor: f64) {
+        self.inner.schedule(lr_factor);
+    }
+    fn step(
+        &mut self,
+        model: Autoencoder,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Autoencoder, Tensor<1>) {
+        self.inner.step(model, images, indices, device)
+    }
+    async fn validate(&mut self, m: &Autoencoder, val: &Images, b: usize, d: &Device) -> f64 {
+        self.inner.validate(m, val, b, d).await
+    }
+}
+
+#[test]
+fn a_run_that_ranks_every_epoch_keeps_its_best_at_the_end() {
+    let _rng = rng_shared();
+    let (train_set, val) = subset(500);
+    let device = Device::flex();
+    let spec = ModelSpec::basic();
+    let mut settings = FitSettings::from_spec(&spec.train, 1);
+    settings.patience = None;
+    settings.epochs = 3;
+    for (at_end, kept) in [(true, 2), (false, 3)] {
+        device.seed(1);
+        let model = Autoencoder::new(&spec.arch, &device.clone().autodiff()).unwrap();
+        let mut objective = ScriptedValidation {
+            inner: Reconstruction::for_spec(&spec.train, 0),
+            script: vec![0.5, 0.2, 0.4],
+            epoch: 0,
+        };
+        let mut learner = RanksEveryEpoch {
+            inner: Supervised::new(&mut objective, &settings),
+            at_end,
+        };
+        let mut snaps = Snapshots::default();
+        let out = pollster::block_on(latentlab::training::train(
+            model,
+            &mut learner,
+            &train_set,
+            &val,
+            &settings,
+            &device,
+            &mut snaps,
+        ));
+        assert_eq!(out.stop, StopReason::Completed);
+        assert_eq!(out.model_epoch, kept, "at_end {at_end}");
+        assert_eq!(
+            weights(&out.model),
+            snaps.0[kept - 1],
+            "weights of epoch {kept}"
+        );
+    }
 }
 
 /// Turns the loss into NaN from the `at`-th training batch on.

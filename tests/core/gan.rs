@@ -460,6 +460,13 @@ fn a_short_acgan_run_makes_digits_a_judge_recognises() {
     // The score is the Fréchet distance, and it fell as the generator learned.
     assert!(out.history.last().unwrap().val_loss < out.history[0].val_loss * 1.5);
     assert_eq!(out.history[0].val_loss, reports[0].frechet);
+    // A judged run hands back its best-judged generator even when it ran all its epochs.
+    let best = out
+        .history
+        .iter()
+        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        .unwrap();
+    assert_eq!(out.model_epoch, best.epoch);
 }
 
 #[test]
