@@ -426,7 +426,7 @@ pub struct Adversarial {
     last_d: Option<Tensor<1>>,
     last_g: Option<Tensor<1>>,
     /// Judges the generator at each validation: the score is the Fréchet distance (lower is
-    /// better, so early stopping and the time budget keep the best generator). Without it the
+    /// better, and the run keeps the best-judged generator: `keeps_best_at_end`). Without it the
     /// score is the discriminator's loss on validation images and as many fakes.
     pub scorer: Option<Scorer>,
 }

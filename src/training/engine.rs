@@ -53,8 +53,9 @@ impl FitSettings {
     }
 
     /// The loop's settings for a GAN: its batch size and epochs; no early stopping (only a
-    /// judge's score ranks generators, and it keeps the best under a time budget). The learning
-    /// rates live in the GAN's own optimisers (`training/adversarial.rs`).
+    /// judge's score ranks generators, and the best-judged one is kept, at the time budget or
+    /// after the last epoch). The learning rates live in the GAN's own optimisers
+    /// (`training/adversarial.rs`).
     pub fn for_gan(spec: &GanSpec, seed: u64) -> Self {
         Self {
             lr: spec.train.lr_g,
