@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{BatchOrder, Images, NoiseStack, images_to_tensor, mnist::PIXELS};
 use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, GanSpec, Generator, LossKind};
+use crate::parallel::forward_in_pieces;
 use crate::training::adversarial::classes_to_tensor;
 use crate::training::{Reconstruction, evaluate};
 
@@ -34,12 +35,14 @@ async fn read_floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 /// Reconstructions of `pixels` (n x 784 in [0, 1]), as n x 784 values in (0, 1).
 pub async fn reconstruct(model: &Autoencoder, pixels: &[f32], device: &Device) -> Vec<f32> {
-    read_floats(model.forward(pixels_to_tensor(pixels, device))).await
+    let x = pixels_to_tensor(pixels, device);
+    read_floats(forward_in_pieces(model, x, Autoencoder::forward)).await
 }
 
 /// Latent codes of `pixels` (n x 784), as n x latent values.
 pub async fn encode(model: &Autoencoder, pixels: &[f32], device: &Device) -> Vec<f32> {
-    read_floats(model.encoder.forward(pixels_to_tensor(pixels, device))).await
+    let x = pixels_to_tensor(pixels, device);
+    read_floats(forward_in_pieces(&model.encoder, x, Encoder::forward)).await
 }
 
 /// Latent codes of every image in `images` (in batches), as n x latent values: the input of the
@@ -48,7 +51,7 @@ pub async fn encode_images(encoder: &Encoder, images: &Images, device: &Device) 
     let mut codes = Vec::new();
     for indices in BatchOrder::sequential(images.len(), 1000) {
         let x = images_to_tensor(images, &indices, device);
-        codes.extend(read_floats(encoder.forward(x)).await);
+        codes.extend(read_floats(forward_in_pieces(encoder, x, Encoder::forward)).await);
     }
     codes
 }
@@ -112,8 +115,8 @@ impl SampleGrid {
 
 /// Class probabilities of `pixels` (n x 784), as n x 10 values summing to 1 per image.
 pub async fn classify(model: &Classifier, pixels: &[f32], device: &Device) -> Vec<f32> {
-    let logits = model.forward(pixels_to_tensor(pixels, device));
-    read_floats(softmax(logits, 1)).await
+    let x = pixels_to_tensor(pixels, device);
+    read_floats(softmax(forward_in_pieces(model, x, Classifier::forward), 1)).await
 }
 
 /// How a classifier does on a labelled set.
@@ -155,7 +158,8 @@ pub async fn confusion(model: &Classifier, images: &Images, device: &Device) -> 
     let mut counts = vec![vec![0usize; CLASSES]; CLASSES];
     for indices in BatchOrder::sequential(images.len(), 1000) {
         let x = images_to_tensor(images, &indices, device);
-        let predicted = model.forward(x).argmax(1).flatten::<1>(0, 1);
+        let logits = forward_in_pieces(model, x, Classifier::forward);
+        let predicted = logits.argmax(1).flatten::<1>(0, 1);
         let predicted = predicted
             .into_data_async()
             .await

@@ -11,6 +11,7 @@ pub mod interop;
 pub mod kernels;
 pub mod latent;
 pub mod model;
+pub mod parallel;
 pub mod quality;
 pub mod render;
 pub mod search;

@@ -8,6 +8,7 @@ use super::backend::Backend;
 use super::{CliResult, SpecArgs, files};
 use crate::data::{BatchOrder, images_to_tensor};
 use crate::model::{Autoencoder, GanSpec};
+use crate::parallel::forward_in_pieces;
 use crate::training::{gan_throughput, train_throughput};
 
 #[derive(clap::Args, Debug)]
@@ -71,13 +72,15 @@ pub fn run(args: BenchArgs) -> CliResult {
         5,
     ))?;
 
-    // Inference: forward passes over the test set in batches of 1000, read back each time.
+    // Inference: forward passes over the test set in batches of 1000 (cut into one piece per
+    // thread, as the app's inference does), read back each time.
     let model = Autoencoder::new(&spec.arch, &device).map_err(|e| e.to_string())?;
     let batches = BatchOrder::sequential(data.test.len(), 1000);
     let (t0, mut images) = (Instant::now(), 0usize);
     'outer: loop {
         for indices in &batches {
-            let out = model.forward(images_to_tensor(&data.test, indices, &device));
+            let x = images_to_tensor(&data.test, indices, &device);
+            let out = forward_in_pieces(&model, x, Autoencoder::forward);
             pollster::block_on(out.into_data_async())
                 .map_err(|e| format!("reading back: {e:?}"))?;
             images += indices.len();

@@ -21,6 +21,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, TensorData};
 
 use super::ConvKernels;
+use crate::parallel::{run_all, threads};
 
 impl ConvKernels for Flex {
     fn lab_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
@@ -608,31 +609,7 @@ fn matmul(
 /// How many samples each thread's block holds: the batch cut into one block per thread of rayon's
 /// pool, one block where there is no pool (the single-threaded wasm build).
 fn block_len(n: usize) -> usize {
-    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    let threads = rayon::current_num_threads();
-    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    let threads = 1;
-    n.div_ceil(threads.clamp(1, n.max(1))).max(1)
-}
-
-/// `work(index, item)` for every item, in parallel on rayon's pool where there is one, in order
-/// otherwise; the results in the items' order.
-fn run_all<T: Send, R: Send>(items: Vec<T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
-    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    {
-        use rayon::prelude::*;
-        items
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, item)| work(i, item))
-            .collect()
-    }
-    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| work(i, item))
-        .collect()
+    n.div_ceil(threads().clamp(1, n.max(1))).max(1)
 }
 
 /// The element-wise sum of `partials` (`len` floats each).

@@ -8,6 +8,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation;
 
+use super::dropout;
 use super::spec::{Activation, ArchSpec, SpecError};
 use crate::kernels;
 
@@ -61,8 +62,8 @@ impl Encoder {
         }
         let mut h: Tensor<2> = x.flatten(1, 3);
         let last = self.linear.len() - 1;
-        for (i, (linear, dropout)) in self.linear.iter().zip(&self.dropout).enumerate() {
-            h = linear.forward(dropout.forward(h));
+        for (i, (linear, drop)) in self.linear.iter().zip(&self.dropout).enumerate() {
+            h = linear.forward(dropout::apply(drop, h));
             if i < last {
                 h = activate(self.activation, h);
             }
@@ -75,8 +76,8 @@ impl Decoder {
     /// [batch, latent] codes to [batch, 1, 28, 28] logits (pre-sigmoid).
     pub fn forward_logits(&self, latent: Tensor<2>) -> Tensor<4> {
         let mut h = latent;
-        for (linear, dropout) in self.linear.iter().zip(&self.dropout) {
-            h = activate(self.activation, linear.forward(dropout.forward(h)));
+        for (linear, drop) in self.linear.iter().zip(&self.dropout) {
+            h = activate(self.activation, linear.forward(dropout::apply(drop, h)));
         }
         let [c, s, _] = self.unflatten;
         let batch = h.dims()[0];

@@ -2,6 +2,7 @@
 
 pub mod autoencoder;
 pub mod classifier;
+pub mod dropout;
 pub mod form;
 pub mod gan;
 pub mod spec;

@@ -42,15 +42,16 @@ impl Classification {
 
 impl Objective for Classification {
     type Model = Classifier;
+    /// The (augmented) images and their labels.
+    type Batch = (Tensor<4>, Tensor<1, Int>);
 
-    fn loss(
+    fn batch(
         &mut self,
-        model: &Classifier,
         images: &Images,
         indices: &[usize],
         device: &Device,
         training: bool,
-    ) -> Tensor<1> {
+    ) -> Self::Batch {
         let mut x = images_to_tensor(images, indices, device);
         if training {
             let augment = NoisyInput {
@@ -59,7 +60,11 @@ impl Objective for Classification {
             };
             x = augment.apply(&mut self.step, images, indices, &x, true);
         }
-        cross_entropy(model.forward(x), labels_to_tensor(images, indices, device))
+        (x, labels_to_tensor(images, indices, device))
+    }
+
+    fn batch_loss(&self, model: &Classifier, (x, labels): Self::Batch) -> Tensor<1> {
+        cross_entropy(model.forward(x), labels)
     }
 }
 

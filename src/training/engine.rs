@@ -10,13 +10,15 @@
 //! on the device and read back only every `read_every` batches and at the end of each epoch, so a
 //! GPU is not stalled after every step.
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use super::shards;
 use crate::data::{BatchOrder, Images};
 use crate::model::{GanSpec, TrainSpec};
+use crate::parallel;
 
 /// The settings of one `fit`, from a [`TrainSpec`] plus the seed and the read-back cadence.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,11 +74,29 @@ impl FitSettings {
 }
 
 /// What is being learned: how a batch of images becomes a loss for a model.
-pub trait Objective {
+///
+/// A loss is computed in two parts so that a training step can split its batch into shards that
+/// run at once on the CPU's threads (`training/shards.rs`): [`Objective::batch`] draws whatever is
+/// random about the batch (input noise, augmentation) in call order, on one thread, so a seeded
+/// run stays reproducible; [`Objective::batch_loss`] is the forward pass, run for several shards
+/// at once (its dropout masks come from each shard's own stream: `model/dropout.rs`).
+pub trait Objective: Sync {
     type Model: Module;
-    /// Mean loss of `model` on `images[indices]`, as a one-element tensor on `device`.
-    /// `training` is true in the optimisation pass (where input noise is drawn) and false when
-    /// validating or testing.
+    /// A batch as the loss reads it (input and target tensors), on the device.
+    type Batch: Send;
+    /// The batch `images[indices]` on `device`. `training` is true in the optimisation pass
+    /// (where input noise is drawn) and false when validating or testing.
+    fn batch(
+        &mut self,
+        images: &Images,
+        indices: &[usize],
+        device: &Device,
+        training: bool,
+    ) -> Self::Batch;
+    /// Mean loss of `model` on `batch`, as a one-element tensor on the batch's device.
+    fn batch_loss(&self, model: &Self::Model, batch: Self::Batch) -> Tensor<1>;
+    /// Mean loss of `model` on `images[indices]`: [`Objective::batch`], then
+    /// [`Objective::batch_loss`].
     fn loss(
         &mut self,
         model: &Self::Model,
@@ -84,7 +104,10 @@ pub trait Objective {
         indices: &[usize],
         device: &Device,
         training: bool,
-    ) -> Tensor<1>;
+    ) -> Tensor<1> {
+        let batch = self.batch(images, indices, device, training);
+        self.batch_loss(model, batch)
+    }
 }
 
 /// What one training step does and how a model is scored: the part of a run that differs
@@ -184,9 +207,7 @@ impl<O: Objective> Learner for Supervised<'_, O> {
         indices: &[usize],
         device: &Device,
     ) -> (O::Model, Tensor<1>) {
-        let loss = self.objective.loss(&model, images, indices, device, true);
-        let reported = loss.clone().detach();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (grads, reported) = shards::gradients(self.objective, &model, images, indices, device);
         (self.optim.step(self.lr, model, grads), reported)
     }
 
@@ -361,7 +382,8 @@ pub async fn read_values(t: Tensor<1>) -> Vec<f64> {
     data.iter::<f64>().collect()
 }
 
-/// Mean loss of `model` (already in validation mode) over all of `images`.
+/// Mean loss of `model` (already in validation mode) over all of `images`. On the CPU, as many
+/// batches as there are threads run at once (without autodiff they share nothing).
 pub async fn evaluate<O: Objective>(
     objective: &mut O,
     model: &O::Model,
@@ -370,12 +392,25 @@ pub async fn evaluate<O: Objective>(
     device: &Device,
 ) -> f64 {
     let mut sum: Option<Tensor<1>> = None;
-    for indices in BatchOrder::sequential(images.len(), batch_size) {
-        let loss = objective.loss(model, images, &indices, device, false) * indices.len() as f64;
-        sum = Some(match sum {
-            Some(s) => s + loss,
-            None => loss,
+    let batches = BatchOrder::sequential(images.len(), batch_size);
+    for group in batches.chunks(parallel::cpu_pieces(device)) {
+        let jobs: Vec<_> = group
+            .iter()
+            .map(|indices| {
+                let batch = objective.batch(images, indices, device, false);
+                (model.clone(), batch, indices.len() as f64)
+            })
+            .collect();
+        let objective = &*objective;
+        let losses = parallel::run_all(jobs, |_, (model, batch, n)| {
+            objective.batch_loss(&model, batch) * n
         });
+        for loss in losses {
+            sum = Some(match sum {
+                Some(s) => s + loss,
+                None => loss,
+            });
+        }
     }
     match sum {
         Some(s) => read_scalar(s).await / images.len() as f64,

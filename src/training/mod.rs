@@ -9,6 +9,7 @@ pub mod loss;
 pub mod objective;
 pub mod pruning;
 pub mod recipe;
+pub mod shards;
 
 pub use adversarial::{Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights};
 pub use average::Average;

@@ -116,28 +116,40 @@ fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A batch as [`Reconstruction`] reads it: the network's input (corrupted or not) and the clean
+/// target.
+pub struct ReconstructionBatch {
+    pub input: Tensor<4>,
+    pub clean: Tensor<4>,
+}
+
 impl Objective for Reconstruction {
     type Model = Autoencoder;
+    type Batch = ReconstructionBatch;
 
-    fn loss(
+    fn batch(
         &mut self,
-        model: &Autoencoder,
         images: &Images,
         indices: &[usize],
         device: &Device,
         training: bool,
-    ) -> Tensor<1> {
+    ) -> ReconstructionBatch {
         let clean = images_to_tensor(images, indices, device);
-        let mut x = self.input(images, indices, &clean, training);
+        let input = self.input(images, indices, &clean, training);
+        ReconstructionBatch { input, clean }
+    }
+
+    fn batch_loss(&self, model: &Autoencoder, batch: ReconstructionBatch) -> Tensor<1> {
+        let ReconstructionBatch { mut input, clean } = batch;
         let mut total: Option<Tensor<1>> = None;
         for _ in 0..self.iterations.max(1) {
-            let logits = model.forward_logits(x);
+            let logits = model.forward_logits(input);
             let loss = reconstruction_loss(self.loss, logits.clone(), clean.clone());
             total = Some(match total {
                 Some(t) => t + loss,
                 None => loss,
             });
-            x = sigmoid(logits);
+            input = sigmoid(logits);
         }
         total.expect("at least one reconstruction") / self.iterations.max(1) as f64
     }

@@ -8,7 +8,7 @@ use latentlab::data::Images;
 use latentlab::model::{Autoencoder, ModelSpec};
 use latentlab::training::{
     Control, EpochRecord, FitSettings, Hooks, Learner, NoHooks, Objective, Reconstruction,
-    StopReason, Supervised, fit,
+    StopReason, Supervised, fit, shards,
 };
 
 use crate::common::{mnist, rng_exclusive, rng_shared};
@@ -60,6 +60,69 @@ fn loss_falls_on_a_small_subset() {
     );
 }
 
+/// Training in shards follows training in one pass from the same seed: the same initial weights
+/// (a fresh model's are drawn on first use, which the shards must not reorder) and the same
+/// steps, up to float rounding.
+#[test]
+fn sharded_steps_follow_one_pass_steps() {
+    let _rng = rng_exclusive();
+    let device = Device::flex().autodiff();
+    let spec = ModelSpec::basic();
+    let (images, _) = subset(400);
+    let indices: Vec<usize> = (0..256).collect();
+    let settings = FitSettings::from_spec(&spec.train, 1);
+    let run = |pieces: usize| {
+        device.seed(5);
+        let mut model = Autoencoder::new(&spec.arch, &device).unwrap();
+        let mut optim = latentlab::training::adam(&settings);
+        let mut objective = Reconstruction::for_spec(&spec.train, 0);
+        let mut losses = Vec::new();
+        for _ in 0..4 {
+            let (grads, loss) =
+                shards::gradients_in(pieces, &mut objective, &model, &images, &indices, &device);
+            losses.push(loss.into_scalar::<f32>());
+            model = optim.step(settings.lr, model, grads);
+        }
+        (losses, weights(&model))
+    };
+    let (one, one_weights) = run(1);
+    for pieces in [2, 3] {
+        let (sharded, sharded_weights) = run(pieces);
+        for (a, b) in one.iter().zip(&sharded) {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{pieces} shards: losses {sharded:?} vs {one:?}"
+            );
+        }
+        let change = max_change(&one_weights, &sharded_weights);
+        assert!(change < 1e-4, "{pieces} shards: weights differ by {change}");
+    }
+}
+
+/// A step cut into shards, each running its forward pass with dropout on its own thread: the same
+/// seed gives the same gradients whatever order the threads run in.
+#[test]
+fn dropout_shards_are_reproducible() {
+    let _rng = rng_exclusive();
+    let device = Device::flex().autodiff();
+    let spec = ModelSpec::best();
+    assert!(spec.arch.encoder_dropout > 0.0, "best has dropout");
+    let (images, _) = subset(200);
+    let indices: Vec<usize> = (0..96).collect();
+    let run = |seed: u64| {
+        device.seed(seed);
+        let model = Autoencoder::new(&spec.arch, &device).unwrap();
+        let mut objective = Reconstruction::for_spec(&spec.train, 0);
+        let (grads, _) =
+            shards::gradients_in(3, &mut objective, &model, &images, &indices, &device);
+        let grad = grads.get::<2>(model.encoder.linear[0].weight.id).unwrap();
+        grad.into_data().try_into_vec::<f32>().unwrap()
+    };
+    let (a, b, c) = (run(1), run(1), run(2));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
 #[test]
 fn same_seed_same_run_other_seed_other_run() {
     let _rng = rng_exclusive();
@@ -84,22 +147,23 @@ struct ScriptedValidation {
 
 impl Objective for ScriptedValidation {
     type Model = Autoencoder;
-    fn loss(
-        &mut self,
-        m: &Autoencoder,
-        images: &Images,
-        idx: &[usize],
-        d: &Device,
-        training: bool,
-    ) -> Tensor<1> {
+    /// A training batch, or the scripted score of a validation batch.
+    type Batch = Result<<Reconstruction as Objective>::Batch, (f32, Device)>;
+    fn batch(&mut self, images: &Images, idx: &[usize], d: &Device, training: bool) -> Self::Batch {
         if training {
-            return self.inner.loss(m, images, idx, d, true);
+            return Ok(self.inner.batch(images, idx, d, true));
         }
         // Validation visits the images in order: its first batch starts the next epoch.
         if idx[0] == 0 {
             self.epoch += 1;
         }
-        Tensor::from_floats([self.script[self.epoch - 1]], d)
+        Err((self.script[self.epoch - 1], d.clone()))
+    }
+    fn batch_loss(&self, m: &Autoencoder, batch: Self::Batch) -> Tensor<1> {
+        match batch {
+            Ok(batch) => self.inner.batch_loss(m, batch),
+            Err((score, d)) => Tensor::from_floats([score], &d),
+        }
     }
 }
 
@@ -217,31 +281,30 @@ fn a_run_that_ranks_every_epoch_keeps_its_best_at_the_end() {
     }
 }
 
-/// Turns the loss into NaN from the `at`-th training batch on.
+/// Turns the loss into NaN from the `at`-th training batch of `batch_size` images on. Counted in
+/// images: a step may draw its batch in several shards.
 struct Poisoned {
     inner: Reconstruction,
     at: usize,
-    calls: usize,
+    batch_size: usize,
+    seen: usize,
 }
 
 impl Objective for Poisoned {
     type Model = Autoencoder;
-    fn loss(
-        &mut self,
-        m: &Autoencoder,
-        images: &Images,
-        idx: &[usize],
-        d: &Device,
-        training: bool,
-    ) -> Tensor<1> {
-        let loss = self.inner.loss(m, images, idx, d, training);
+    /// The batch, and whether its loss is poisoned.
+    type Batch = (<Reconstruction as Objective>::Batch, bool);
+    fn batch(&mut self, images: &Images, idx: &[usize], d: &Device, training: bool) -> Self::Batch {
+        let mut poisoned = false;
         if training {
-            self.calls += 1;
-            if self.calls >= self.at {
-                return loss * f32::NAN;
-            }
+            self.seen += idx.len();
+            poisoned = self.seen > (self.at - 1) * self.batch_size;
         }
-        loss
+        (self.inner.batch(images, idx, d, training), poisoned)
+    }
+    fn batch_loss(&self, m: &Autoencoder, (batch, poisoned): Self::Batch) -> Tensor<1> {
+        let loss = self.inner.batch_loss(m, batch);
+        if poisoned { loss * f32::NAN } else { loss }
     }
 }
 
@@ -260,7 +323,8 @@ fn nan_loss_stops_with_a_clear_error_and_keeps_good_weights() {
     let mut objective = Poisoned {
         inner: Reconstruction::for_spec(&spec.train, 0),
         at: 12,
-        calls: 0,
+        batch_size: 100,
+        seen: 0,
     };
     let out = pollster::block_on(fit(
         model,
