@@ -207,7 +207,9 @@ impl<O: Objective> Learner for Supervised<'_, O> {
         indices: &[usize],
         device: &Device,
     ) -> (O::Model, Tensor<1>) {
-        let (grads, reported) = shards::gradients(self.objective, &model, images, indices, device);
+        let pieces = parallel::cpu_pieces(device);
+        let (grads, reported) =
+            shards::gradients(pieces, self.objective, &model, images, indices, device);
         (self.optim.step(self.lr, model, grads), reported)
     }
 

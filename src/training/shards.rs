@@ -24,24 +24,13 @@ use burn::tensor::Distribution;
 use super::engine::Objective;
 use crate::data::Images;
 use crate::model::dropout::with_masks_from;
-use crate::parallel::{batch_ranges, cpu_pieces, run_all};
+use crate::parallel::{batch_ranges, run_all};
 
 /// The gradients of `objective`'s mean training loss of `model` on `images[indices]`, and that
-/// loss (detached). `device` is the autodiff device. On the CPU the batch is cut into one shard
-/// per thread, run at once; elsewhere (or for a small batch, or one thread) it is one pass.
+/// loss (detached), with the batch cut into at most `pieces` shards run at once (one pass for one
+/// piece or a small batch). `device` is the autodiff device; the engine asks for
+/// [`cpu_pieces`](crate::parallel::cpu_pieces): one shard per thread on the CPU, one on a GPU.
 pub fn gradients<O: Objective>(
-    objective: &mut O,
-    model: &O::Model,
-    images: &Images,
-    indices: &[usize],
-    device: &Device,
-) -> (GradientsParams, Tensor<1>) {
-    let pieces = cpu_pieces(device);
-    gradients_in(pieces, objective, model, images, indices, device)
-}
-
-/// [`gradients`] with the batch cut into at most `pieces` shards.
-pub fn gradients_in<O: Objective>(
     pieces: usize,
     objective: &mut O,
     model: &O::Model,
@@ -170,11 +159,11 @@ mod tests {
         // Clean inputs: with noise, each shard would draw its own.
         for kind in [crate::model::LossKind::Bce, crate::model::LossKind::Mse] {
             let mut objective = Reconstruction::plain(kind);
-            let (whole, loss) = gradients_in(1, &mut objective, &model, &images, &indices, &device);
+            let (whole, loss) = gradients(1, &mut objective, &model, &images, &indices, &device);
             let whole = flat(&model, &whole);
             for pieces in [2, 3] {
                 let (sharded, sharded_loss) =
-                    gradients_in(pieces, &mut objective, &model, &images, &indices, &device);
+                    gradients(pieces, &mut objective, &model, &images, &indices, &device);
                 let diff = max_rel_diff(&whole, &flat(&model, &sharded));
                 assert!(diff < 1e-5, "{pieces} shards: gradients differ by {diff}");
                 let (a, b) = (
@@ -201,8 +190,8 @@ mod tests {
         let images = images(64);
         let indices: Vec<usize> = (0..64).collect();
         let mut objective = Classification::default();
-        let (whole, _) = gradients_in(1, &mut objective, &model, &images, &indices, &device);
-        let (sharded, _) = gradients_in(2, &mut objective, &model, &images, &indices, &device);
+        let (whole, _) = gradients(1, &mut objective, &model, &images, &indices, &device);
+        let (sharded, _) = gradients(2, &mut objective, &model, &images, &indices, &device);
         let (whole, sharded) = (flat(&model, &whole), flat(&model, &sharded));
         let learning = |g: &[Option<Vec<f32>>]| g.iter().map(Option::is_some).collect::<Vec<_>>();
         assert_eq!(learning(&whole), learning(&sharded));

@@ -79,7 +79,7 @@ fn sharded_steps_follow_one_pass_steps() {
         let mut losses = Vec::new();
         for _ in 0..4 {
             let (grads, loss) =
-                shards::gradients_in(pieces, &mut objective, &model, &images, &indices, &device);
+                shards::gradients(pieces, &mut objective, &model, &images, &indices, &device);
             losses.push(loss.into_scalar::<f32>());
             model = optim.step(settings.lr, model, grads);
         }
@@ -113,8 +113,7 @@ fn dropout_shards_are_reproducible() {
         device.seed(seed);
         let model = Autoencoder::new(&spec.arch, &device).unwrap();
         let mut objective = Reconstruction::for_spec(&spec.train, 0);
-        let (grads, _) =
-            shards::gradients_in(3, &mut objective, &model, &images, &indices, &device);
+        let (grads, _) = shards::gradients(3, &mut objective, &model, &images, &indices, &device);
         let grad = grads.get::<2>(model.encoder.linear[0].weight.id).unwrap();
         grad.into_data().try_into_vec::<f32>().unwrap()
     };
