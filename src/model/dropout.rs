@@ -23,10 +23,17 @@ thread_local! {
 
 /// Runs `f` with the dropout masks it draws on this thread taken from a stream seeded by `seed`.
 pub fn with_masks_from<R>(seed: u64, f: impl FnOnce() -> R) -> R {
-    let previous = MASKS.with(|m| m.replace(Some(ChaCha8Rng::seed_from_u64(seed))));
-    let result = f();
-    MASKS.with(|m| *m.borrow_mut() = previous);
-    result
+    /// Puts the thread's previous stream back when dropped, also if `f` panics (a pool thread
+    /// lives on and must not keep a finished pass's stream).
+    struct Restore(Option<ChaCha8Rng>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            MASKS.with(|m| *m.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(MASKS.with(|m| m.replace(Some(ChaCha8Rng::seed_from_u64(seed)))));
+    f()
 }
 
 /// `layer.forward(x)`, with the mask from this thread's stream inside [`with_masks_from`].
@@ -82,6 +89,24 @@ mod tests {
         assert!(a.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
         let dropped = a.iter().filter(|&&v| v == 0.0).count();
         assert!((32..=96).contains(&dropped), "{dropped} of 256 dropped");
+    }
+
+    #[test]
+    fn the_stream_ends_with_its_pass_even_after_a_panic() {
+        let layer = DropoutConfig::new(0.5).init();
+        let panicked = std::panic::catch_unwind(|| with_masks_from(1, || panic!("in the pass")));
+        assert!(panicked.is_err());
+        assert!(
+            MASKS.with(|m| m.borrow().is_none()),
+            "no stream left behind"
+        );
+        // Nested: the outer stream is back after the inner pass.
+        let outer = with_masks_from(7, || {
+            with_masks_from(9, || ());
+            MASKS.with(|m| m.borrow().is_some())
+        });
+        assert!(outer);
+        assert_eq!(draw(&layer, 7), draw(&layer, 7));
     }
 
     #[test]
