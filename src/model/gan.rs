@@ -148,29 +148,6 @@ pub struct GanTrain {
     /// of the live generator. None: the live generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average: Option<f64>,
-    /// Top-k training: the generator learns only from the fakes the discriminator rates most
-    /// real (`training/adversarial.rs`). None: from all of them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_k: Option<TopK>,
-}
-
-/// Top-k training (Sinha et al., 2020, "Top-k Training of GANs"): the share of each batch's
-/// fakes the generator learns from starts at 1 and is multiplied by `decay` after every epoch,
-/// down to `share`. The fakes the discriminator already rejects most firmly would pull the
-/// generator towards the mean of what it rejects; leaving them out sharpens the digits.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopK {
-    pub share: f64,
-    pub decay: f64,
-}
-
-impl TopK {
-    /// How many of `n` fakes count in epoch `epoch` (0-based): at least one.
-    pub fn count(&self, n: usize, epoch: usize) -> usize {
-        let share = self.decay.powi(epoch as i32).max(self.share);
-        ((n as f64 * share).ceil() as usize).clamp(1, n)
-    }
 }
 
 fn yes() -> bool {
@@ -306,19 +283,6 @@ impl GanSpec {
         {
             return train(format!("average {a} must be in [0, 1)"));
         }
-        if let Some(k) = t.top_k {
-            if !(k.share > 0.0 && k.share <= 1.0) || !(k.decay > 0.0 && k.decay <= 1.0) {
-                return train(format!(
-                    "top_k share {} and decay {} must be in (0, 1]",
-                    k.share, k.decay
-                ));
-            }
-            if self.kind == GanKind::AcganStudy {
-                return train(
-                    "top_k ranks fakes by a real/fake output, which acgan-study has not".into(),
-                );
-            }
-        }
         if !(0.0..1.0).contains(&self.leak) {
             return train(format!("leak {} must be in [0, 1)", self.leak));
         }
@@ -383,7 +347,6 @@ impl GanSpec {
                 class_weight: 1.0,
                 classify_fakes: true,
                 average: None,
-                top_k: None,
             },
         }
     }
@@ -470,7 +433,6 @@ impl GanSpec {
                 class_weight: if kind.conditional() { 2.0 } else { 1.0 },
                 classify_fakes: false,
                 average: None,
-                top_k: None,
             },
         }
     }

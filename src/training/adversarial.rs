@@ -49,8 +49,7 @@ use super::engine::Learner;
 use super::loss::reconstruction_loss;
 use crate::data::{Images, images_to_tensor};
 use crate::model::{
-    CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind, TopK,
-    stddev_group,
+    CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind, stddev_group,
 };
 use crate::quality::{Quality, Reference, judge};
 
@@ -246,39 +245,15 @@ impl GanLosses {
         self.discriminator_loss(real_out, fake_out, labels, classes)
     }
 
-    /// The generator's loss from the discriminator's view of its `fake` images; with `keep`,
-    /// of only the `keep` fakes it rates most real (top-k training, [`top_rows`]).
+    /// The generator's loss from the discriminator's view of its `fake` images.
     fn generator(
         &self,
         d: &Discriminator,
         fake: Tensor<4>,
         classes: Option<Tensor<1, Int>>,
-        keep: Option<usize>,
     ) -> Tensor<1> {
-        // The whole batch goes through the discriminator, so its minibatch deviation sees the
-        // same groups as in the discriminator's step; only the loss leaves fakes out.
-        let out = d.forward(fake);
-        let (out, classes) = match keep {
-            Some(k) if k < out.dims()[0] => top_rows(out, classes, k),
-            _ => (out, classes),
-        };
-        self.generator_loss(out, classes)
+        self.generator_loss(d.forward(fake), classes)
     }
-}
-
-/// The `k` rows of a discriminator's outputs [n, outputs] whose first output (the real/fake
-/// logit or critic score; higher is more real) is highest, with their classes. The ranking is
-/// read without a gradient; the loss flows through the rows kept.
-pub fn top_rows(
-    out: Tensor<2>,
-    classes: Option<Tensor<1, Int>>,
-    k: usize,
-) -> (Tensor<2>, Option<Tensor<1, Int>>) {
-    let n = out.dims()[0];
-    let score: Tensor<1> = out.clone().detach().slice([0..n, 0..1]).reshape([n]);
-    let keep = score.argsort_descending(0).slice([0..k]);
-    let classes = classes.map(|c| c.select(0, keep.clone()));
-    (out.select(0, keep), classes)
 }
 
 fn optimizer(kind: GanOptimizer) -> ModuleOptimizer {
@@ -447,9 +422,6 @@ pub struct Adversarial {
     /// The spec's `average` decay, and the generator's running average once training started.
     average_decay: Option<f64>,
     average: Option<Average<Generator>>,
-    top_k: Option<TopK>,
-    /// Epochs begun (counted by `schedule`, which the engine calls before each).
-    epochs: usize,
     batches: usize,
     last_d: Option<Tensor<1>>,
     last_g: Option<Tensor<1>>,
@@ -516,8 +488,6 @@ impl Adversarial {
             constraint,
             average_decay: t.average,
             average: None,
-            top_k: t.top_k,
-            epochs: 0,
             batches: 0,
             last_d: None,
             last_g: None,
@@ -598,7 +568,6 @@ impl Learner for Adversarial {
     fn schedule(&mut self, lr_factor: f64) {
         self.lr_g = self.base_lr.0 * lr_factor;
         self.lr_d = self.base_lr.1 * lr_factor;
-        self.epochs += 1;
     }
 
     /// The nets with the averaged generator, once there is one.
@@ -672,10 +641,7 @@ impl Learner for Adversarial {
         if g_turn {
             // The discriminator only passes the gradient through: its own weights need none.
             let critic = model.discriminator.clone().no_grad();
-            let keep = self
-                .top_k
-                .map(|k| k.count(n, self.epochs.saturating_sub(1)));
-            let loss = self.losses.generator(&critic, fake, classes, keep);
+            let loss = self.losses.generator(&critic, fake, classes);
             self.last_g = Some(loss.clone().detach());
             let grads = GradientsParams::from_grads(loss.backward(), &model.generator);
             model.generator = self.optim_g.step(self.lr_g, model.generator, grads);

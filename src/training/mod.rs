@@ -11,9 +11,7 @@ pub mod pruning;
 pub mod recipe;
 pub mod shards;
 
-pub use adversarial::{
-    Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights, top_rows,
-};
+pub use adversarial::{Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights};
 pub use average::Average;
 pub use bench::{Throughput, gan_throughput, train_throughput};
 pub use classify::{Classification, cross_entropy};

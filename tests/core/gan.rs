@@ -7,13 +7,13 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use latentlab::data::Images;
 use latentlab::model::{
-    ArchSpec, CLASSES, Classifier, Conditioning, ConvSpec, Gan, GanKind, GanSpec, ModelSpec, TopK,
+    ArchSpec, CLASSES, Classifier, Conditioning, ConvSpec, Gan, GanKind, GanSpec, ModelSpec,
     stddev_group,
 };
 use latentlab::quality::Reference;
 use latentlab::training::{
     Adversarial, Classification, FitSettings, GanLosses, NoHooks, Scorer, SpectralNorm, StopReason,
-    clip_weights, fit, top_rows, train,
+    clip_weights, fit, train,
 };
 
 use crate::common::{mnist, rng_shared};
@@ -88,68 +88,6 @@ fn impossible_gan_specs_are_refused() {
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
     refused(Acgan, |s| s.train.average = Some(1.0), "average");
-    let top_k = |share, decay| Some(TopK { share, decay });
-    refused(Gan, |s| s.train.top_k = top_k(0.0, 0.9), "top_k");
-    refused(Gan, |s| s.train.top_k = top_k(0.5, 1.5), "top_k");
-    let mut study = GanSpec::study(GanKind::AcganStudy);
-    study.train.top_k = top_k(0.5, 0.9);
-    let error = study
-        .validate()
-        .expect_err("acgan-study has no real/fake output");
-    assert!(error.to_string().contains("real/fake"), "{error}");
-}
-
-/// Top-k training: the share of fakes kept decays per epoch to its floor; the rows kept are the
-/// ones rated most real, with their classes; and the generator's gradient reaches only the fakes
-/// kept.
-#[test]
-fn top_k_keeps_the_fakes_rated_most_real() {
-    let device = Device::flex();
-    let k = TopK {
-        share: 0.5,
-        decay: 0.8,
-    };
-    assert_eq!(
-        (0..5).map(|e| k.count(64, e)).collect::<Vec<_>>(),
-        [64, 52, 41, 33, 32]
-    );
-    assert_eq!(k.count(1, 9), 1, "at least one fake");
-
-    let out = logits(
-        &[&[0.5, 1.0], &[-2.0, 2.0], &[3.0, 3.0], &[1.0, 4.0]],
-        &device,
-    );
-    let classes = Tensor::<1, Int>::from_data(TensorData::new(vec![7i64, 8, 9, 6], [4]), &device);
-    let (kept, classes) = top_rows(out, Some(classes), 2);
-    assert_eq!(
-        kept.into_data().try_to_vec::<f32>().unwrap(),
-        [3.0, 3.0, 1.0, 4.0]
-    );
-    assert_eq!(
-        classes
-            .unwrap()
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .unwrap(),
-        [9, 6]
-    );
-
-    // Through autodiff: the loss of the kept rows has a gradient on those rows only.
-    let ad = device.clone().autodiff();
-    let x = logits(&[&[0.5], &[-2.0], &[3.0], &[1.0]], &ad).require_grad();
-    let (kept, _) = top_rows(x.clone(), None, 2);
-    let grads = GanLosses::plain(GanKind::Gan)
-        .generator_loss(kept, None)
-        .backward();
-    let g = x
-        .grad(&grads)
-        .unwrap()
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    assert!(g[0] == 0.0 && g[1] == 0.0, "{g:?}");
-    assert!(g[2] < 0.0 && g[3] < 0.0, "{g:?}");
 }
 
 /// The truncation trick scales the noise of drawn digits (and only that): drawing noise z at
