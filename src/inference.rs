@@ -11,7 +11,7 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{BatchOrder, Images, NoiseStack, images_to_tensor, mnist::PIXELS};
-use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, GanSpec, Generator, LossKind};
+use crate::model::{Autoencoder, CLASSES, Classifier, Encoder, Gan, GanSpec, Generator, LossKind};
 use crate::parallel::forward_in_pieces;
 use crate::training::adversarial::classes_to_tensor;
 use crate::training::{Reconstruction, evaluate};
@@ -56,22 +56,67 @@ pub async fn encode_images(encoder: &Encoder, images: &Images, device: &Device) 
     codes
 }
 
-/// Digits from `generator` for the given noise (n x noise values) and, for a conditional
-/// generator, the digit of each; n x 784 values in (0, 1).
+/// Digits from `gan` for the given noise (`rank` rows of `spec.noise` values per digit,
+/// scaled by the spec's truncation here) and, for a conditional generator, the digit of each:
+/// each digit the best of its `rank` candidates by the discriminator ([`Gan::draw`]; 1: the
+/// generator alone). n x 784 values in (0, 1).
 pub async fn generate(
-    generator: &Generator,
-    (noise, noise_dim, truncation): (&[f32], usize, f64),
+    gan: &Gan,
+    spec: &GanSpec,
+    (noise, rank): (&[f32], usize),
     classes: Option<&[usize]>,
     device: &Device,
 ) -> Vec<f32> {
-    let n = noise.len() / noise_dim.max(1);
-    let z: Vec<f32> = noise[..n * noise_dim]
+    let (z, classes, rank) = draw_inputs(spec, (noise, rank), classes, device);
+    read_floats(gan.draw(spec.kind, z, classes, rank)).await
+}
+
+/// The noise (as given, n x `spec.noise`) of each digit's best candidate: what
+/// [`generate`] draws each digit from.
+pub async fn best_noise(
+    gan: &Gan,
+    spec: &GanSpec,
+    (noise, rank): (&[f32], usize),
+    classes: Option<&[usize]>,
+    device: &Device,
+) -> Vec<f32> {
+    let dim = spec.noise;
+    let (z, classes, rank) = draw_inputs(spec, (noise, rank), classes, device);
+    let best = gan
+        .best_candidates(spec.kind, z, classes, rank)
+        .into_data_async()
+        .await
+        .expect("reading a tensor back from the device")
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("int tensor");
+    best.iter()
+        .enumerate()
+        .flat_map(|(i, &b)| {
+            let row = (i * rank + b as usize) * dim;
+            noise[row..row + dim].iter().copied()
+        })
+        .collect()
+}
+
+/// What [`Gan::draw`] reads: `noise` (`rank` rows of the spec's width per digit) scaled by
+/// the spec's truncation, as a tensor, the classes of the digits it holds, and the rank (at
+/// least 1).
+fn draw_inputs(
+    spec: &GanSpec,
+    (noise, rank): (&[f32], usize),
+    classes: Option<&[usize]>,
+    device: &Device,
+) -> (Tensor<2>, Option<Tensor<1, Int>>, usize) {
+    let (rank, dim) = (rank.max(1), spec.noise.max(1));
+    let n = noise.len() / (dim * rank);
+    let z: Vec<f32> = noise[..n * rank * dim]
         .iter()
-        .map(|v| v * truncation as f32)
+        .map(|v| v * spec.truncation as f32)
         .collect();
-    let z = Tensor::from_data(TensorData::new(z, [n, noise_dim]), device);
+    let z = Tensor::from_data(TensorData::new(z, [n * rank, dim]), device);
     let classes = classes.map(|c| classes_to_tensor(&c[..n], device));
-    read_floats(generator.forward(z, classes)).await
+    (z, classes, rank)
 }
 
 /// A fixed 10 x 10 grid of digits to watch a GAN learn: the same noise every time (for a
@@ -101,15 +146,20 @@ impl SampleGrid {
         }
     }
 
-    /// The grid's digits from `generator` (validation mode), 100 x 784 values.
+    /// The grid's digits from `generator` (validation mode), 100 x 784 values: the generator
+    /// alone (no discriminator ranking), so each cell shows what the same noise becomes.
     pub async fn pixels(&self, generator: &Generator, device: &Device) -> Vec<f32> {
-        generate(
-            generator,
-            (&self.noise, self.noise_dim, self.truncation),
-            self.classes.as_deref(),
-            device,
-        )
-        .await
+        let z: Vec<f32> = self
+            .noise
+            .iter()
+            .map(|v| v * self.truncation as f32)
+            .collect();
+        let z = Tensor::from_data(TensorData::new(z, [Self::SIZE, self.noise_dim]), device);
+        let classes = self
+            .classes
+            .as_deref()
+            .map(|c| classes_to_tensor(c, device));
+        read_floats(generator.forward(z, classes)).await
     }
 }
 

@@ -13,7 +13,7 @@ use super::progress::TerminalProgress;
 use super::{CliResult, RunArgs};
 use crate::data::Images;
 use crate::inference::SampleGrid;
-use crate::model::{Classifier, Gan, GanKind, GanSpec, Generator};
+use crate::model::{Classifier, Gan, GanKind, GanSpec};
 use crate::quality::{Quality, Reference};
 use crate::render;
 use crate::training::{
@@ -243,7 +243,7 @@ pub fn run(args: GanArgs) -> CliResult {
         Some(scorer) => Some(judge_on_test(
             &scorer.judge,
             &data.test,
-            (&model.generator, &spec),
+            (&model, &spec),
             (args.judge_n, seed),
             &device,
         )?),
@@ -285,12 +285,12 @@ pub fn run(args: GanArgs) -> CliResult {
     Ok(())
 }
 
-/// `n` digits of `generator` (drawn at the spec's truncation, from a stream of `seed`) judged
-/// against as many test digits: what `gan` reports at the end and `score` prints.
+/// `n` digits of `gan` (drawn at the spec's truncation and rank, from a stream of `seed`)
+/// judged against as many test digits: what `gan` reports at the end and `score` prints.
 pub fn judge_on_test(
     judge: &Classifier,
     test: &Images,
-    (generator, spec): (&Generator, &GanSpec),
+    (gan, spec): (&Gan, &GanSpec),
     (n, seed): (usize, u64),
     device: &Device,
 ) -> CliResult<Quality> {
@@ -303,7 +303,7 @@ pub fn judge_on_test(
     let mut sampler = Sampler::new(spec, seed ^ 0x7e57);
     Ok(pollster::block_on(scorer.judge(
         &mut sampler,
-        generator,
+        gan,
         n,
         device,
     )))

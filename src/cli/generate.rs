@@ -29,6 +29,10 @@ pub struct GenerateArgs {
     /// Output: FILE.png for a grid, anything else for an IDX image file.
     #[arg(long)]
     out: PathBuf,
+    /// Keep each digit the best of this many candidates by the discriminator instead of the
+    /// spec's number (1: the generator alone).
+    #[arg(long)]
+    rank: Option<usize>,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     #[arg(long, value_enum, default_value = "flex")]
@@ -44,7 +48,11 @@ pub fn run(args: GenerateArgs) -> CliResult {
         return Err("--n must be at least 1".into());
     }
     let device = args.backend.device()?;
-    let (spec, model) = files::load_gan(&args.model, &device)?;
+    let (mut spec, model) = files::load_gan(&args.model, &device)?;
+    if let Some(rank) = args.rank {
+        spec.rank = rank;
+        spec.validate().map_err(|e| format!("--rank {rank}: {e}"))?;
+    }
     let conditional = spec.kind.conditional();
     let classes: Option<Vec<usize>> = match (args.class, conditional) {
         (Some(k), _) if k >= CLASSES => {
@@ -61,14 +69,16 @@ pub fn run(args: GenerateArgs) -> CliResult {
         (None, true) => Some((0..args.n).map(|i| i % CLASSES).collect()),
         (None, false) => None,
     };
+    // The spec's number of candidates per digit; the discriminator keeps the best.
     let noise = gaussian(
         &mut ChaCha8Rng::seed_from_u64(args.seed),
-        args.n,
+        args.n * spec.rank,
         spec.noise,
     );
     let pixels = pollster::block_on(inference::generate(
-        &model.generator,
-        (&noise, spec.noise, spec.truncation),
+        &model,
+        &spec,
+        (&noise, spec.rank),
         classes.as_deref(),
         &device,
     ));

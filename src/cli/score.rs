@@ -24,6 +24,10 @@ pub struct ScoreArgs {
     /// Draw at this noise scale instead of the spec's.
     #[arg(long)]
     truncation: Option<f64>,
+    /// Keep the best of this many candidates per digit by the discriminator instead of the
+    /// spec's number (1: the generator alone).
+    #[arg(long)]
+    rank: Option<usize>,
     /// Directory with the MNIST IDX files (the test digits are the reference).
     #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
     data: PathBuf,
@@ -42,6 +46,9 @@ pub fn run(args: ScoreArgs) -> CliResult {
     if let Some(t) = args.truncation {
         spec.truncation = t;
     }
+    if let Some(r) = args.rank {
+        spec.rank = r;
+    }
     spec.validate()
         .map_err(|e| format!("{}: {e}", args.model.display()))?;
     let (_, _, judge) = files::load_classifier(&args.judge, &device)?;
@@ -49,11 +56,16 @@ pub fn run(args: ScoreArgs) -> CliResult {
     let quality = judge_on_test(
         &judge.valid(),
         &data.test,
-        (&gan.generator, &spec),
+        (&gan, &spec),
         (args.n, args.seed),
         &device,
     )?;
-    eprintln!("truncation {}: {}", spec.truncation, quality.summary());
+    eprintln!(
+        "truncation {}, best of {}: {}",
+        spec.truncation,
+        spec.rank,
+        quality.summary()
+    );
     println!(
         "{}",
         serde_json::to_string(&quality).map_err(|e| e.to_string())?

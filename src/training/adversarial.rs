@@ -86,6 +86,9 @@ pub struct Sampler {
     pub conditional: bool,
     /// The spec's truncation: the scale of the noise of digits drawn to judge.
     truncation: f32,
+    /// The spec's candidates per digit drawn to judge, and the kind that rates them.
+    rank: usize,
+    kind: GanKind,
     rng: ChaCha8Rng,
 }
 
@@ -95,6 +98,8 @@ impl Sampler {
             noise: spec.noise,
             conditional: spec.kind.conditional(),
             truncation: spec.truncation as f32,
+            rank: spec.rank,
+            kind: spec.kind,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
@@ -105,17 +110,19 @@ impl Sampler {
         Tensor::from_data(TensorData::new(z, [n, self.noise]), device)
     }
 
-    /// Images in (0, 1) from `generator` for the given digits (conditional generators; None:
-    /// unconditional), from fresh noise scaled by the truncation.
+    /// Images in (0, 1) from `gan` for the given digits (conditional generators; None:
+    /// unconditional), from fresh noise scaled by the truncation, each the best of the spec's
+    /// `rank` candidates by the discriminator ([`Gan::draw`]).
     pub fn generate(
         &mut self,
-        generator: &Generator,
+        gan: &Gan,
         n: usize,
         classes: Option<&[usize]>,
         device: &Device,
     ) -> Tensor<4> {
-        let noise = self.noise(n, device) * self.truncation;
-        generator.forward(noise, classes.map(|c| classes_to_tensor(c, device)))
+        let noise = self.noise(n * self.rank, device) * self.truncation;
+        let classes = classes.map(|c| classes_to_tensor(c, device));
+        gan.draw(self.kind, noise, classes, self.rank)
     }
 
     /// Uniform random digits for a conditional generator (None otherwise).
@@ -440,18 +447,18 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    /// Judges `n` digits from `generator` (for a conditional one, n/10 of each digit).
+    /// Judges `n` digits from `gan` (for a conditional one, n/10 of each digit).
     pub async fn judge(
         &self,
         sampler: &mut Sampler,
-        generator: &Generator,
+        gan: &Gan,
         n: usize,
         device: &Device,
     ) -> Quality {
         let classes: Option<Vec<usize>> = sampler
             .conditional
             .then(|| (0..n).map(|i| i % CLASSES).collect());
-        let images = sampler.generate(generator, n, classes.as_deref(), device);
+        let images = sampler.generate(gan, n, classes.as_deref(), device);
         let judged = judge(&self.judge, images).await;
         self.reference.score(&judged, classes.as_deref())
     }
@@ -665,12 +672,7 @@ impl Learner for Adversarial {
     ) -> f64 {
         if let Some(scorer) = self.scorer.as_ref() {
             let quality = scorer
-                .judge(
-                    &mut self.sampler,
-                    &model.generator,
-                    scorer.reference.n,
-                    device,
-                )
+                .judge(&mut self.sampler, model, scorer.reference.n, device)
                 .await;
             let fd = quality.frechet;
             self.scorer.as_mut().expect("checked").reports.push(quality);

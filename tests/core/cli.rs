@@ -678,6 +678,45 @@ fn judge_gan_and_generate_end_to_end() {
         "{}",
         text(&bad)
     );
+    // The unconditional preset keeps each digit the best of 8 candidates; `--rank 1` draws the
+    // generator alone from the same seed, so the files differ.
+    let draw = |rank: Option<&str>, name: &str| {
+        let path = dir.path().join(name);
+        let mut args = vec![
+            "generate",
+            "--model",
+            gan.to_str().unwrap(),
+            "--n",
+            "6",
+            "--out",
+            path.to_str().unwrap(),
+        ];
+        if let Some(rank) = rank {
+            args.extend(["--rank", rank]);
+        }
+        ok(&args);
+        std::fs::read(path).unwrap()
+    };
+    let (ranked, alone) = (draw(None, "ranked.idx"), draw(Some("1"), "alone.idx"));
+    assert_eq!(ranked.len(), alone.len());
+    assert_ne!(
+        ranked, alone,
+        "best of 8 and the generator alone draw other digits"
+    );
+    let bad = latentlab(&[
+        "generate",
+        "--model",
+        gan.to_str().unwrap(),
+        "--rank",
+        "0",
+        "--out",
+        "x.idx",
+    ]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("rank"),
+        "{}",
+        text(&bad)
+    );
     let bad = latentlab(&["generate", "--model", judge, "--out", "x.idx"]);
     assert!(
         !bad.status.success() && text(&bad).contains("not a GAN"),

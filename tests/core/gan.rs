@@ -85,6 +85,8 @@ fn impossible_gan_specs_are_refused() {
     refused(Gan, |s| s.arch.conv[0].kernel = 40, "kernel");
     refused(Gan, |s| s.noise = 0, "noise");
     refused(Acgan, |s| s.truncation = 0.0, "truncation");
+    refused(Gan, |s| s.rank = 0, "rank");
+    refused(Gan, |s| s.rank = 65, "rank");
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
     refused(Acgan, |s| s.train.average = Some(1.0), "average");
@@ -104,9 +106,12 @@ fn truncation_scales_the_noise_of_drawn_digits() {
     let half: Vec<f32> = z.iter().map(|v| v * 0.5).collect();
     let classes = [0, 3, 6, 9];
     let draw = |noise: &[f32], truncation: f64| {
+        let mut spec = spec.clone();
+        spec.truncation = truncation;
         pollster::block_on(latentlab::inference::generate(
-            &gan.generator,
-            (noise, spec.noise, truncation),
+            &gan,
+            &spec,
+            (noise, 1),
             Some(&classes),
             &device,
         ))
@@ -121,7 +126,7 @@ fn truncation_scales_the_noise_of_drawn_digits() {
     // The judge's sampler draws at the spec's truncation.
     let sample = |spec: &GanSpec| {
         let mut sampler = latentlab::training::Sampler::new(spec, 9);
-        let images = sampler.generate(&gan.generator, 4, Some(&classes), &device);
+        let images = sampler.generate(&gan, 4, Some(&classes), &device);
         images.into_data().try_to_vec::<f32>().unwrap()
     };
     let full = sample(&spec);
@@ -132,6 +137,101 @@ fn truncation_scales_the_noise_of_drawn_digits() {
             .zip(&truncated)
             .any(|(x, y)| (x - y).abs() > 1e-3)
     );
+}
+
+/// Best-of-N drawing: each digit is the candidate (of its `rank` consecutive noise rows) that
+/// the discriminator rates most real, for an unconditional kind and for the study's ACGAN (the
+/// log-odds of the drawn digit against "fake"); `best_noise` finds the noise it came from, and
+/// a spec written before `rank` existed draws the generator alone.
+#[test]
+fn drawing_keeps_the_candidate_the_discriminator_rates_most_real() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    device.seed(11);
+    for kind in [GanKind::Gan, GanKind::AcganStudy] {
+        let mut spec = GanSpec::ours(kind);
+        spec.rank = 3;
+        let gan = Gan::new(&spec, &device).unwrap();
+        let n = 5;
+        let noise =
+            latentlab::training::adversarial::noise_for_seeds(&[7, 8, 9, 10, 11], spec.noise * 3);
+        let classes: Option<Vec<usize>> = kind.conditional().then(|| vec![2, 7, 0, 9, 4]);
+        let class_tensor = |c: &[usize]| {
+            let c: Vec<i64> = c.iter().map(|&c| c as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(c.clone(), [c.len()]), &device)
+        };
+        // Every candidate drawn and rated by hand, in one batch as `draw` rates them.
+        let all =
+            Tensor::<2>::from_data(TensorData::new(noise.clone(), [n * 3, spec.noise]), &device);
+        let candidate_classes: Option<Vec<usize>> = classes
+            .as_ref()
+            .map(|c| c.iter().flat_map(|&k| [k; 3]).collect());
+        let images = gan
+            .generator
+            .forward(all, candidate_classes.as_deref().map(class_tensor));
+        let outputs = gan
+            .discriminator
+            .forward(images.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let cols = kind.outputs();
+        let rating = |row: usize| match &candidate_classes {
+            Some(c) => outputs[row * cols + c[row]] - outputs[row * cols + CLASSES],
+            None => outputs[row * cols],
+        };
+        let best: Vec<usize> = (0..n)
+            .map(|i| {
+                (0..3)
+                    .max_by(|&a, &b| rating(i * 3 + a).total_cmp(&rating(i * 3 + b)))
+                    .unwrap()
+            })
+            .collect();
+        // Not all first candidates, or the test would not tell ranking from drawing alone.
+        assert!(best.iter().any(|&b| b != 0), "{}: {best:?}", kind.name());
+        let pixels = images.into_data().try_to_vec::<f32>().unwrap();
+        let drawn = pollster::block_on(latentlab::inference::generate(
+            &gan,
+            &spec,
+            (&noise, 3),
+            classes.as_deref(),
+            &device,
+        ));
+        assert_eq!(drawn.len(), n * 784);
+        for (i, &b) in best.iter().enumerate() {
+            let want = &pixels[(i * 3 + b) * 784..(i * 3 + b + 1) * 784];
+            let got = &drawn[i * 784..(i + 1) * 784];
+            assert!(
+                want.iter().zip(got).all(|(x, y)| (x - y).abs() < 1e-5),
+                "{}: digit {i} is not candidate {b}",
+                kind.name()
+            );
+        }
+        // The noise of each kept candidate draws the same digit from the generator alone.
+        let ends = pollster::block_on(latentlab::inference::best_noise(
+            &gan,
+            &spec,
+            (&noise, 3),
+            classes.as_deref(),
+            &device,
+        ));
+        assert_eq!(ends.len(), n * spec.noise);
+        let alone = pollster::block_on(latentlab::inference::generate(
+            &gan,
+            &spec,
+            (&ends, 1),
+            classes.as_deref(),
+            &device,
+        ));
+        assert!(alone.iter().zip(&drawn).all(|(x, y)| (x - y).abs() < 1e-4));
+    }
+    // A spec file from before `rank` draws one candidate per digit.
+    let mut json = serde_json::to_value(GanSpec::ours(GanKind::Gan)).unwrap();
+    json.as_object_mut().unwrap().remove("rank");
+    let old: GanSpec = serde_json::from_value(json).unwrap();
+    assert_eq!(old.rank, 1);
+    assert_eq!(GanSpec::ours(GanKind::Gan).rank, 8);
+    assert_eq!(GanSpec::ours(GanKind::Acgan).rank, 1);
 }
 
 /// One-row logits [real/fake, digits...] as a tensor.

@@ -113,12 +113,13 @@ impl Worker {
         self.post(Response::GanInUse { name, spec });
     }
 
-    /// The GAN in use and the classes for `n` digits of `class` (None: unconditional).
+    /// The GAN in use, its spec and the classes for `n` digits of `class` (None:
+    /// unconditional).
     pub(super) fn gan_and_classes(
         &self,
         class: Option<usize>,
         n: usize,
-    ) -> Result<(Gan, (usize, f64), Option<Vec<usize>>), String> {
+    ) -> Result<(Gan, GanSpec, Option<Vec<usize>>), String> {
         let gan = self.gan.borrow();
         let Some(active) = gan.as_ref() else {
             return Err("no GAN in use: train one or choose a saved one".into());
@@ -130,41 +131,49 @@ impl Worker {
             (true, None) => Some((0..n).map(|i| i % CLASSES).collect()),
             (false, _) => None,
         };
-        Ok((
-            active.model.clone(),
-            (active.spec.noise, active.spec.truncation),
-            classes,
-        ))
+        Ok((active.model.clone(), active.spec.clone(), classes))
     }
 
-    pub(super) async fn generated(&self, id: u64, class: Option<usize>, noise: Vec<f32>, n: usize) {
+    /// Digits from `noise` (`rank` candidates per digit: the discriminator keeps the best).
+    async fn generated(
+        &self,
+        id: u64,
+        class: Option<usize>,
+        (noise, rank): (Vec<f32>, usize),
+        n: usize,
+    ) {
         match self.gan_and_classes(class, n) {
-            Ok((gan, (dim, truncation), classes)) => {
+            Ok((gan, spec, classes)) => {
                 let device = self.device();
-                let images = inference::generate(
-                    &gan.generator,
-                    (&noise, dim, truncation),
-                    classes.as_deref(),
-                    &device,
-                )
-                .await;
+                let images =
+                    inference::generate(&gan, &spec, (&noise, rank), classes.as_deref(), &device)
+                        .await;
                 self.post(Response::Generated { id, images });
             }
             Err(e) => self.error(e),
         }
     }
 
-    /// One digit per seed.
+    /// The noise dimension and candidates per digit of the GAN in use.
+    fn noise_and_rank(&self) -> Option<(usize, usize)> {
+        self.gan
+            .borrow()
+            .as_ref()
+            .map(|g| (g.spec.noise, g.spec.rank))
+    }
+
+    /// One digit per seed: the seed's stream gives the digit's candidates.
     pub(super) async fn generate(&self, id: u64, class: Option<usize>, seeds: Vec<u64>) {
-        let Some(dim) = self.gan.borrow().as_ref().map(|g| g.spec.noise) else {
+        let Some((dim, rank)) = self.noise_and_rank() else {
             return self.error("no GAN in use: train one or choose a saved one");
         };
         let n = seeds.len();
-        self.generated(id, class, noise_for_seeds(&seeds, dim), n)
-            .await;
+        let noise = noise_for_seeds(&seeds, dim * rank);
+        self.generated(id, class, (noise, rank), n).await;
     }
 
-    /// Digits along the straight line between two seeds' noise.
+    /// Digits along the straight line between two seeds' digits: from the noise of the
+    /// candidate each seed's digit was drawn from, the generator alone at every step.
     pub(super) async fn walk(
         &self,
         id: u64,
@@ -173,13 +182,26 @@ impl Worker {
         to: u64,
         steps: usize,
     ) {
-        let Some(dim) = self.gan.borrow().as_ref().map(|g| g.spec.noise) else {
+        let Some((dim, rank)) = self.noise_and_rank() else {
             return self.error("no GAN in use: train one or choose a saved one");
         };
         let steps = steps.clamp(2, 64);
-        let ends = noise_for_seeds(&[from, to], dim);
+        let candidates = noise_for_seeds(&[from, to], dim * rank);
+        let ends = match self.gan_and_classes(class, 2) {
+            Ok((gan, spec, classes)) => {
+                inference::best_noise(
+                    &gan,
+                    &spec,
+                    (&candidates, rank),
+                    classes.as_deref(),
+                    &self.device(),
+                )
+                .await
+            }
+            Err(e) => return self.error(e),
+        };
         let noise = latent::interpolate(&ends[..dim], &ends[dim..], steps);
-        self.generated(id, class, noise, steps).await;
+        self.generated(id, class, (noise, 1), steps).await;
     }
 }
 
