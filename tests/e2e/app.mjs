@@ -366,6 +366,19 @@ try {
   await page.waitForFunction(`(${inkOf})('#walk') > 0.06`, null, { timeout: 30_000 });
   step('resampled, and walked the noise between two samples');
   await page.locator('#generate-view').screenshot({ path: join(shots, `${mode}-generate.png`) });
+  // A `gan` trained by the CLI in the page: its preset keeps each digit the best of 8 candidates
+  // by its discriminator, and the walk starts from the kept candidate's noise, so the grid and
+  // the walk still begin with the same digit (`redrawn`).
+  const ganDir = join(shots, 'native-gan');
+  const ganRun = spawnSync(latentlab,
+    ['gan', '--kind', 'gan', '--epochs', '1', '--limit', '600', '--quiet', '--out', ganDir], { encoding: 'utf8' });
+  assert.equal(ganRun.status, 0, ganRun.stderr);
+  const acganGrid = await canvasData('#generated');
+  await page.setInputFiles('#upload-model', join(ganDir, 'model.bpk'));
+  await page.waitForFunction(() => /\(gan\) in use/.test(document.querySelector('#gan-status').textContent), null, { timeout: 60_000 });
+  await redrawn(acganGrid);
+  assert.ok(await page.isDisabled('#digit-3'), 'no digit to choose for an unconditional GAN');
+  step('a gan trained by the CLI draws its best-of-8 digits and walks from the first');
 
   // ---- search: two trials of the study's space in the worker, the best into the editor ------
   await page.fill('#search-trials', '2');
