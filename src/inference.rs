@@ -110,13 +110,15 @@ fn draw_inputs(
 ) -> (Tensor<2>, Option<Tensor<1, Int>>, usize) {
     let (rank, dim) = (rank.max(1), spec.noise.max(1));
     let n = noise.len() / (dim * rank);
-    let z: Vec<f32> = noise[..n * rank * dim]
-        .iter()
-        .map(|v| v * spec.truncation as f32)
-        .collect();
-    let z = Tensor::from_data(TensorData::new(z, [n * rank, dim]), device);
+    let z = scaled_noise(&noise[..n * rank * dim], dim, spec.truncation, device);
     let classes = classes.map(|c| classes_to_tensor(&c[..n], device));
     (z, classes, rank)
+}
+
+/// `noise` (rows of `dim` values) times `truncation`, as a [rows, dim] tensor.
+fn scaled_noise(noise: &[f32], dim: usize, truncation: f64, device: &Device) -> Tensor<2> {
+    let z: Vec<f32> = noise.iter().map(|v| v * truncation as f32).collect();
+    Tensor::from_data(TensorData::new(z, [noise.len() / dim, dim]), device)
 }
 
 /// A fixed 10 x 10 grid of digits to watch a GAN learn: the same noise every time (for a
@@ -149,12 +151,7 @@ impl SampleGrid {
     /// The grid's digits from `generator` (validation mode), 100 x 784 values: the generator
     /// alone (no discriminator ranking), so each cell shows what the same noise becomes.
     pub async fn pixels(&self, generator: &Generator, device: &Device) -> Vec<f32> {
-        let z: Vec<f32> = self
-            .noise
-            .iter()
-            .map(|v| v * self.truncation as f32)
-            .collect();
-        let z = Tensor::from_data(TensorData::new(z, [Self::SIZE, self.noise_dim]), device);
+        let z = scaled_noise(&self.noise, self.noise_dim, self.truncation, device);
         let classes = self
             .classes
             .as_deref()

@@ -403,34 +403,40 @@ impl GanSpec {
             stride: 2,
             padding: 1,
         };
-        let (optimizer, lr, u_g, clip) = match kind {
-            GanKind::Wgan => (GanOptimizer::RmsProp, 5e-5, 5, Some(0.01)),
-            // Half the base rate, decayed by 0.9 per epoch (below): judged max-prob 0.820, top
-            // class 19.0%, Fréchet 148 after 15 minutes, against 0.770, 23.4%, 200 at a
-            // constant 2e-4 and 0.796, 21.3%, 194 with the critic 5 steps per generator step
-            // (README, "GANs").
+        // Per kind: the optimiser, its rate and per-epoch decay, the generator's update period
+        // and the critic's clipping.
+        let (optimizer, lr, lr_decay, u_g, clip) = match kind {
+            GanKind::Wgan => (GanOptimizer::RmsProp, 5e-5, None, 5, Some(0.01)),
+            // Half the base rate, decayed by 0.9 per epoch: judged max-prob 0.820, top class
+            // 19.0%, Fréchet 148 after 15 minutes, against 0.770, 23.4%, 200 at a constant
+            // 2e-4 and 0.796, 21.3%, 194 with the critic 5 steps per generator step (README,
+            // "GANs").
             GanKind::WganSn => (
                 GanOptimizer::Adam {
                     beta1: 0.5,
                     beta2: 0.9,
                 },
                 1e-4,
+                Some(0.9),
                 1,
                 None,
             ),
+            // ACGANs and `gan`: three times the base rate of 2e-4, decayed by 0.85 per epoch
+            // (0.2x by epoch 11). For the ACGAN in 15 minutes on 2 cores: validation Fréchet
+            // 12.3 after 10 epochs, against 16.1 at 2x decayed by 0.88 and 19.5 at a constant
+            // 2e-4 (ahead at every epoch); test Fréchet 17.2 against 20.2 and 28.5, every digit
+            // judged >= 95% (README, "GANs").
             _ => (
                 GanOptimizer::Adam {
                     beta1: 0.5,
                     beta2: 0.999,
                 },
-                2e-4,
+                3.0 * 2e-4,
+                Some(0.85),
                 1,
                 None,
             ),
         };
-        // ACGANs and `gan` train at a multiple of the base rate (see `lr_decay` below).
-        let scaled = kind.conditional() || kind == GanKind::Gan;
-        let lr = if scaled { 3.0 * lr } else { lr };
         Self {
             name: kind.name().into(),
             kind,
@@ -462,20 +468,9 @@ impl GanSpec {
             rank: if kind.conditional() { 1 } else { 8 },
             train: GanTrain {
                 optimizer,
-                // ACGAN: three times the rate, decayed by 0.85 per epoch (0.2x by epoch 11). In
-                // 15 minutes on 2 cores: validation Fréchet 12.3 after 10 epochs, against 16.1
-                // at 2x decayed by 0.88 and 19.5 at a constant 2e-4 (ahead at every epoch);
-                // test Fréchet 17.2 against 20.2 and 28.5, every digit judged >= 95% (README,
-                // "GANs").
                 lr_g: lr,
                 lr_d: lr,
-                lr_decay: if scaled {
-                    Some(0.85)
-                } else if kind == GanKind::WganSn {
-                    Some(0.9)
-                } else {
-                    None
-                },
+                lr_decay,
                 batch_size: 64,
                 epochs: 30,
                 u_g,

@@ -83,7 +83,6 @@ pub fn noise_for_seeds(seeds: &[u64], dim: usize) -> Vec<f32> {
 /// Draws noise and classes for the generator, from one seeded stream.
 pub struct Sampler {
     pub noise: usize,
-    pub conditional: bool,
     /// The spec's truncation: the scale of the noise of digits drawn to judge.
     truncation: f32,
     /// The spec's candidates per digit drawn to judge, and the kind that rates them.
@@ -96,12 +95,16 @@ impl Sampler {
     pub fn new(spec: &GanSpec, seed: u64) -> Self {
         Self {
             noise: spec.noise,
-            conditional: spec.kind.conditional(),
             truncation: spec.truncation as f32,
             rank: spec.rank,
             kind: spec.kind,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
+    }
+
+    /// Whether the generator draws digits of given classes.
+    pub fn conditional(&self) -> bool {
+        self.kind.conditional()
     }
 
     /// Standard normal noise [n, noise].
@@ -127,7 +130,7 @@ impl Sampler {
 
     /// Uniform random digits for a conditional generator (None otherwise).
     pub fn classes(&mut self, n: usize, device: &Device) -> Option<Tensor<1, Int>> {
-        self.conditional.then(|| {
+        self.conditional().then(|| {
             let c: Vec<usize> = (0..n).map(|_| self.rng.random_range(0..CLASSES)).collect();
             classes_to_tensor(&c, device)
         })
@@ -456,7 +459,7 @@ impl Scorer {
         device: &Device,
     ) -> Quality {
         let classes: Option<Vec<usize>> = sampler
-            .conditional
+            .conditional()
             .then(|| (0..n).map(|i| i % CLASSES).collect());
         let images = sampler.generate(gan, n, classes.as_deref(), device);
         let judged = judge(&self.judge, images).await;

@@ -154,17 +154,14 @@ impl Worker {
         }
     }
 
-    /// The noise dimension and candidates per digit of the GAN in use.
-    fn noise_and_rank(&self) -> Option<(usize, usize)> {
-        self.gan
+    /// One digit per seed: the seed's stream gives the digit's candidates.
+    pub(super) async fn generate(&self, id: u64, class: Option<usize>, seeds: Vec<u64>) {
+        let Some((dim, rank)) = self
+            .gan
             .borrow()
             .as_ref()
             .map(|g| (g.spec.noise, g.spec.rank))
-    }
-
-    /// One digit per seed: the seed's stream gives the digit's candidates.
-    pub(super) async fn generate(&self, id: u64, class: Option<usize>, seeds: Vec<u64>) {
-        let Some((dim, rank)) = self.noise_and_rank() else {
+        else {
             return self.error("no GAN in use: train one or choose a saved one");
         };
         let n = seeds.len();
@@ -182,24 +179,21 @@ impl Worker {
         to: u64,
         steps: usize,
     ) {
-        let Some((dim, rank)) = self.noise_and_rank() else {
-            return self.error("no GAN in use: train one or choose a saved one");
-        };
-        let steps = steps.clamp(2, 64);
-        let candidates = noise_for_seeds(&[from, to], dim * rank);
-        let ends = match self.gan_and_classes(class, 2) {
-            Ok((gan, spec, classes)) => {
-                inference::best_noise(
-                    &gan,
-                    &spec,
-                    (&candidates, rank),
-                    classes.as_deref(),
-                    &self.device(),
-                )
-                .await
-            }
+        let (gan, spec, classes) = match self.gan_and_classes(class, 2) {
+            Ok(found) => found,
             Err(e) => return self.error(e),
         };
+        let (dim, rank) = (spec.noise, spec.rank);
+        let steps = steps.clamp(2, 64);
+        let candidates = noise_for_seeds(&[from, to], dim * rank);
+        let ends = inference::best_noise(
+            &gan,
+            &spec,
+            (&candidates, rank),
+            classes.as_deref(),
+            &self.device(),
+        )
+        .await;
         let noise = latent::interpolate(&ends[..dim], &ends[dim..], steps);
         self.generated(id, class, (noise, 1), steps).await;
     }
