@@ -22,7 +22,7 @@ pub struct BenchArgs {
     seconds: f64,
     #[arg(long, default_value = files::DEFAULT_DATA_DIR)]
     data: PathBuf,
-    /// Time a GAN's training (gan, wgan, wgan-sn, acgan, acgan-study) instead of an autoencoder.
+    /// Time a GAN's training (gan, wgan, wgan-sn, wgan-gp, acgan, acgan-study) instead of an autoencoder.
     #[arg(long, value_name = "KIND")]
     gan: Option<String>,
     /// With --gan: print the GAN's spec (for benches/pytorch_gan.py) and stop.

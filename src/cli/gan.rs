@@ -26,7 +26,7 @@ pub const SAMPLES_FILE: &str = "samples.png";
 
 #[derive(clap::Args, Debug)]
 pub struct GanArgs {
-    /// Which GAN: gan, wgan, wgan-sn, acgan (ours) or acgan-study (the study's).
+    /// Which GAN: gan, wgan, wgan-sn, wgan-gp, acgan (ours) or acgan-study (the study's).
     #[arg(long, default_value = "acgan")]
     kind: String,
     /// A GAN spec file (JSON, as written to spec.json) instead of a kind's preset.
@@ -134,11 +134,7 @@ fn load_spec(args: &GanArgs) -> CliResult<GanSpec> {
         Some(path) => files::read_gan_spec(path)?,
         None => GanSpec::preset(&args.kind).ok_or_else(|| {
             let kinds: Vec<&str> = GanKind::ALL.iter().map(|k| k.name()).collect();
-            format!(
-                "--kind {:?}: one of {} (a gradient penalty, wgan-gp, is not possible with burn's first-order autodiff; wgan-sn is the Lipschitz method that works)",
-                args.kind,
-                kinds.join(", ")
-            )
+            format!("--kind {:?}: one of {}", args.kind, kinds.join(", "))
         })?,
     };
     if let Some(epochs) = args.run.epochs {

@@ -179,7 +179,7 @@ enum Command {
     Table2(table2::Table2Args),
     /// Latent codes of the test set in 2D (PCA, t-SNE, slice), coloured by digit, as PNG.
     Latent(latent::LatentArgs),
-    /// Train a GAN (gan, wgan, wgan-sn, acgan, acgan-study); the judge scores it each epoch.
+    /// Train a GAN (gan, wgan, wgan-sn, wgan-gp, acgan, acgan-study); the judge scores it each epoch.
     Gan(gan::GanArgs),
     /// Digits from a trained GAN, as an IDX file (with labels) or a PNG grid.
     Generate(generate::GenerateArgs),

@@ -11,7 +11,10 @@ pub mod pruning;
 pub mod recipe;
 pub mod shards;
 
-pub use adversarial::{Adversarial, GanLosses, Sampler, Scorer, SpectralNorm, clip_weights};
+pub use adversarial::{
+    Adversarial, GanLosses, PENALTY_STEP, Sampler, Scorer, SpectralNorm, clip_weights,
+    gradient_penalty,
+};
 pub use average::Average;
 pub use bench::{Throughput, gan_throughput, train_throughput};
 pub use classify::{Classification, cross_entropy};

@@ -727,9 +727,9 @@ fn judge_gan_and_generate_end_to_end() {
         !std::path::Path::new("x.idx").exists(),
         "nothing written on errors"
     );
-    let bad = latentlab(&["gan", "--kind", "wgan-gp", "--data", data]);
+    let bad = latentlab(&["gan", "--kind", "wgan-lp", "--data", data]);
     assert!(
-        !bad.status.success() && text(&bad).contains("wgan-sn"),
+        !bad.status.success() && text(&bad).contains("one of gan, wgan, wgan-sn, wgan-gp"),
         "{}",
         text(&bad)
     );

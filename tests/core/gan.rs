@@ -1,5 +1,5 @@
-//! GANs: shapes of every kind, losses on hand-made cases, the minibatch deviation, weight clipping, the spectral norm's Lipschitz bound checked
-//! numerically, a short ACGAN run that a quickly trained judge reads well above chance, and the
+//! GANs: shapes of every kind, losses on hand-made cases, the minibatch deviation, weight
+//! clipping, the spectral norm's Lipschitz bound and the gradient penalty checked numerically, a short ACGAN run that a quickly trained judge reads well above chance, and the
 //! time budget of the shared engine.
 
 use burn::module::Module;
@@ -12,8 +12,8 @@ use latentlab::model::{
 };
 use latentlab::quality::Reference;
 use latentlab::training::{
-    Adversarial, Classification, FitSettings, GanLosses, NoHooks, Scorer, SpectralNorm, StopReason,
-    clip_weights, fit, train,
+    Adversarial, Classification, FitSettings, GanLosses, NoHooks, PENALTY_STEP, Scorer,
+    SpectralNorm, StopReason, clip_weights, fit, gradient_penalty, train,
 };
 
 use crate::common::{mnist, rng_shared};
@@ -90,6 +90,21 @@ fn impossible_gan_specs_are_refused() {
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
     refused(Acgan, |s| s.train.average = Some(1.0), "average");
+    refused(
+        GanKind::WganGp,
+        |s| s.train.penalty = None,
+        "penalty weight",
+    );
+    refused(
+        GanKind::WganGp,
+        |s| s.train.penalty = Some(-1.0),
+        "penalty weight",
+    );
+    refused(
+        GanKind::WganSn,
+        |s| s.train.penalty = Some(10.0),
+        "gradient penalty of wgan-gp",
+    );
 }
 
 /// The truncation trick scales the noise of drawn digits (and only that): drawing noise z at
@@ -459,28 +474,7 @@ fn spectral_normalisation_makes_the_critic_1_lipschitz() {
     let _rng = rng_shared();
     let device = Device::flex().autodiff();
     // A tiny critic with large weights: far from 1-Lipschitz before the projection.
-    let mut spec = GanSpec::ours(GanKind::WganSn);
-    spec.arch = ArchSpec {
-        conv: vec![ConvSpec {
-            channels: 4,
-            kernel: 3,
-            stride: 2,
-            padding: 1,
-        }],
-        hidden: vec![16],
-        ..spec.arch
-    };
-    let mut d = Gan::new(&spec, &device).unwrap().discriminator;
-    let scale = |w: Tensor<4>| Tensor::from_inner(w.inner() * 20.0).require_grad();
-    for c in d.conv.iter_mut() {
-        c.weight = c.weight.clone().map(scale);
-    }
-    for l in d.linear.iter_mut() {
-        l.weight = l
-            .weight
-            .clone()
-            .map(|w| Tensor::from_inner(w.inner() * 20.0).require_grad());
-    }
+    let (spec, d) = tiny_critic(GanSpec::ours(GanKind::WganSn), 20.0, &device);
     let before = max_gradient_norm(&d, &device);
     assert!(before > 1.5, "the test critic starts steep: {before}");
     let mut sn = SpectralNorm::new(&spec, &device).unwrap();
@@ -494,6 +488,115 @@ fn spectral_normalisation_makes_the_critic_1_lipschitz() {
     );
     // Projected weights stay leaves the optimiser can update.
     assert!(projected.conv[0].weight.val().is_require_grad());
+}
+
+/// A tiny critic for `spec` (one 3x3 convolution, a hidden layer of 16) with its weights scaled
+/// by `scale`, on an autodiff device, and the spec it was built from.
+fn tiny_critic(
+    mut spec: GanSpec,
+    scale: f32,
+    device: &Device,
+) -> (GanSpec, latentlab::model::Discriminator) {
+    spec.arch = ArchSpec {
+        conv: vec![ConvSpec {
+            channels: 4,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        }],
+        hidden: vec![16],
+        ..spec.arch
+    };
+    let mut d = Gan::new(&spec, device).unwrap().discriminator;
+    for c in d.conv.iter_mut() {
+        c.weight = c
+            .weight
+            .clone()
+            .map(|w| Tensor::from_inner(w.inner() * scale).require_grad());
+    }
+    for l in d.linear.iter_mut() {
+        l.weight = l
+            .weight
+            .clone()
+            .map(|w| Tensor::from_inner(w.inner() * scale).require_grad());
+    }
+    (spec, d)
+}
+
+/// WGAN-GP's penalty, mean (‖∇ₓD(x)‖ - 1)², from input gradients directly (first-order
+/// autodiff evaluates it; it cannot differentiate it).
+fn penalty_by_input_gradients(d: &latentlab::model::Discriminator, x: &Tensor<4>) -> f64 {
+    let n = x.dims()[0];
+    let probe = x.clone().detach().require_grad();
+    let grads = d.forward(probe.clone()).sum().backward();
+    let g = probe.grad(&grads).expect("the input takes part");
+    let norms = g.reshape([n, 784]).square().sum_dim(1).sqrt();
+    (norms - 1.0).square().mean().into_scalar::<f32>() as f64
+}
+
+/// The finite-difference penalty (`gradient_penalty`) has the value of WGAN-GP's penalty, and
+/// its gradient for the critic's weights is that of WGAN-GP's penalty, checked against central
+/// differences of the penalty computed from input gradients. The weight gradient is checked on
+/// a critic with tanh: with LeakyReLU the penalty is piecewise smooth in the weights, and a
+/// central difference across the kinks of thousands of units measures the jumps, not the slope.
+#[test]
+fn the_gradient_penalty_and_its_weight_gradient_match_wgan_gp() {
+    let _rng = rng_shared();
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    let x = Tensor::<4>::random([16, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+
+    // The kind's own critic (LeakyReLU), steep enough that every gradient norm is far from 1.
+    let (_, d) = tiny_critic(GanSpec::ours(GanKind::WganGp), 3.0, &device);
+    let value = gradient_penalty(&d, x.clone(), PENALTY_STEP).into_scalar::<f32>() as f64;
+    let exact = penalty_by_input_gradients(&d, &x);
+    assert!(exact > 0.5, "the test critic is steep: {exact}");
+    assert!(
+        (value - exact).abs() <= 1e-3 * exact,
+        "LeakyReLU: finite-difference penalty {value}, from input gradients {exact}"
+    );
+
+    let mut smooth = GanSpec::ours(GanKind::WganGp);
+    smooth.leak = 0.0;
+    smooth.arch.activation = latentlab::model::Activation::Tanh;
+    let (_, d) = tiny_critic(smooth, 3.0, &device);
+    let penalty = gradient_penalty(&d, x.clone(), PENALTY_STEP);
+    let value = penalty.clone().into_scalar::<f32>() as f64;
+    let exact = penalty_by_input_gradients(&d, &x);
+    assert!(exact > 0.5, "the test critic is steep: {exact}");
+    assert!(
+        (value - exact).abs() <= 0.01 * exact,
+        "tanh: finite-difference penalty {value}, from input gradients {exact}"
+    );
+    let grads = penalty.backward();
+    let weight = d.conv[0].weight.val();
+    let dims = weight.dims();
+    let analytic = weight
+        .grad(&grads)
+        .expect("the penalty reaches the critic's weights")
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let w0 = weight.inner().into_data().try_to_vec::<f32>().unwrap();
+    let delta = 1e-3f32;
+    for entry in [0usize, 5, 13, 22, 31] {
+        let at = |shift: f32| {
+            let mut w = w0.clone();
+            w[entry] += shift;
+            let mut moved = d.clone();
+            moved.conv[0].weight = moved.conv[0]
+                .weight
+                .clone()
+                .map(|_| Tensor::<4>::from_data(TensorData::new(w, dims), &device).require_grad());
+            penalty_by_input_gradients(&moved, &x)
+        };
+        let numeric = (at(delta) - at(-delta)) / (2.0 * delta as f64);
+        let a = analytic[entry] as f64;
+        assert!(
+            (a - numeric).abs() <= 0.03 * numeric.abs().max(0.1),
+            "weight {entry}: penalty gradient {a}, central difference {numeric}"
+        );
+    }
 }
 
 /// A quick judge (one epoch on 6,000 digits) and an ACGAN trained on 6,000 digits for a few

@@ -379,6 +379,17 @@ try {
   await redrawn(acganGrid);
   assert.ok(await page.isDisabled('#digit-3'), 'no digit to choose for an unconditional GAN');
   step('a gan trained by the CLI draws its best-of-8 digits and walks from the first');
+  // WGAN-GP in the page: its critic's penalty takes an input gradient in a pass of its own
+  // (first-order autodiff on flex in wasm, or on WebGPU). A few batches prove it runs there.
+  await page.fill('#gan-images', '256');
+  await page.fill('#gan-epochs', '1');
+  await page.selectOption('#gan-kind', 'wgan-gp');
+  const gpStart = Date.now();
+  await page.click('#gan-start');
+  await page.waitForFunction(() => /\(wgan-gp\) in use/.test(document.querySelector('#gan-status').textContent), null, { timeout: 300_000 });
+  const gpLosses = (await page.getAttribute('#gan-chart', 'data-train')).split(',').map(Number);
+  assert.ok(gpLosses.length > 0 && gpLosses.every(Number.isFinite), `wgan-gp's critic losses are numbers (${gpLosses})`);
+  step(`a wgan-gp epoch in ${Date.now() - gpStart} ms: critic loss ${gpLosses.map((l) => l.toFixed(3))}`);
 
   // ---- search: two trials of the study's space in the worker, the best into the editor ------
   await page.fill('#search-trials', '2');
