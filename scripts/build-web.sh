@@ -25,7 +25,7 @@ bindgen() {
   echo "build-web: $2/latentlab_bg.wasm $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip"
 }
 
-# The WebGPU build links with fat LTO in one codegen unit: 17,682 KiB raw and 3,840 KiB gzip
+# The WebGPU build links with fat LTO in one codegen unit: 17,682 KiB raw and 3,839 KiB gzip
 # against 23,471 and 4,282 KiB without, for 16 s more on a warm rebuild (README, "Size and
 # start"). The threaded build keeps the profile as it is: its std is rebuilt for every profile
 # change, and its module is already 1.7 MB gzip.
