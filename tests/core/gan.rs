@@ -534,13 +534,20 @@ fn redraw<const D: usize>(
     bound: f32,
     rng: &mut ChaCha8Rng,
 ) -> burn::module::Param<Tensor<D>> {
-    param.map(|t| {
-        let dims = t.dims();
-        let values: Vec<f32> = (0..dims.iter().product::<usize>())
-            .map(|_| rng.random_range(-bound..bound))
-            .collect();
-        Tensor::from_data(TensorData::new(values, dims), &t.device()).require_grad()
-    })
+    param.map(|t| uniform(t.dims(), -bound..bound, rng, &t.device()).require_grad())
+}
+
+/// A tensor of `dims` with values uniform in `range`, drawn from `rng`.
+fn uniform<const D: usize>(
+    dims: [usize; D],
+    range: std::ops::Range<f32>,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Tensor<D> {
+    let values: Vec<f32> = (0..dims.iter().product::<usize>())
+        .map(|_| rng.random_range(range.clone()))
+        .collect();
+    Tensor::from_data(TensorData::new(values, dims), device)
 }
 
 /// WGAN-GP's penalty, mean (‖∇ₓD(x)‖ - 1)², from input gradients directly (first-order
@@ -563,11 +570,12 @@ fn penalty_by_input_gradients(d: &latentlab::model::Discriminator, x: &Tensor<4>
 fn the_gradient_penalty_and_its_weight_gradient_match_wgan_gp() {
     let _rng = rng_shared();
     let device = Device::flex().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(12);
-    let pixels = (0..16 * 784)
-        .map(|_| rng.random_range(0.0f32..1.0))
-        .collect::<Vec<_>>();
-    let x = Tensor::<4>::from_data(TensorData::new(pixels, [16, 1, 28, 28]), &device);
+    let x = uniform(
+        [16, 1, 28, 28],
+        0.0..1.0,
+        &mut ChaCha8Rng::seed_from_u64(12),
+        &device,
+    );
 
     // The kind's own critic (LeakyReLU), steep enough that every gradient norm is far from 1.
     let (_, d) = tiny_critic(GanSpec::ours(GanKind::WganGp), 3.0, &device);
