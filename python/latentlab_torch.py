@@ -23,7 +23,7 @@ from torch import nn
 
 # The metadata keys of latentlab's model files (src/store.rs).
 SPEC_KEY, CLASSIFIER_KEY, GAN_KEY = "latentlab.spec", "latentlab.classifier", "latentlab.gan"
-OUTPUTS = {"gan": 1, "wgan": 1, "wgan-sn": 1, "acgan": 11, "acgan-study": 11}
+OUTPUTS = {"gan": 1, "wgan": 1, "wgan-sn": 1, "wgan-gp": 1, "acgan": 11, "acgan-study": 11}
 CLASSES = 10
 
 
@@ -77,8 +77,11 @@ class Encoder(nn.Module):
 
     def features(self, x):
         """The input of the last linear layer, and its output."""
-        for conv in self.conv:
-            x = self.act(conv(x))
+        for i, conv in enumerate(self.conv):
+            x = conv(x)
+            if i > 0 and hasattr(self, "norm"):
+                x = self.norm[i - 1](x)
+            x = self.act(x)
         h = x.flatten(1)
         for i, (linear, dropout) in enumerate(zip(self.linear, self.dropout)):
             out = linear(dropout(h))
@@ -175,11 +178,15 @@ def stddev_group(n):
 
 class Discriminator(Encoder):
     """The encoder's layers with the kind's outputs as its latent layer, LeakyReLU when the spec
-    has a leak, and the minibatch standard deviation as one more input of the last layer."""
+    has a leak, layer norm (a group norm of one group) after every convolution but the first
+    when it has `critic_norm`, and the minibatch standard deviation as one more input of the
+    last layer."""
 
     def __init__(self, spec):
         outputs = OUTPUTS[spec["kind"]]
         super().__init__(dict(spec["arch"], decoder_dropout=0.0), outputs, spec.get("leak", 0.0))
+        if spec.get("critic_norm", False):
+            self.norm = nn.ModuleList(nn.GroupNorm(1, c["channels"]) for c in spec["arch"]["conv"][1:])
         if spec.get("minibatch_std", False):
             self.stddev = nn.Linear(1, outputs)
 

@@ -8,8 +8,8 @@
 
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear,
-    LinearConfig,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GroupNorm,
+    GroupNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
 use burn::tensor::activation;
@@ -221,6 +221,12 @@ pub struct GanSpec {
     /// (see `training/adversarial.rs`).
     #[serde(default)]
     pub minibatch_std: bool,
+    /// Layer norm (a group norm of one group: each image's features normalised over channels and
+    /// positions, a scale and shift per channel) after every discriminator convolution but the
+    /// first, as DCGAN's and the WGAN paper's critic had batch norm there. Per image, unlike
+    /// batch norm: the critic rates a digit the same in a batch of fakes as beside real digits.
+    #[serde(default)]
+    pub critic_norm: bool,
     /// The noise's scale when digits are drawn to judge or to show (`generate`, the sample grid,
     /// the page): the truncation trick, below 1 trading variety for cleaner digits. Training
     /// always draws N(0, 1).
@@ -282,6 +288,13 @@ impl GanSpec {
                     "takes no"
                 },
                 self.conditioning
+            ));
+        }
+        if self.critic_norm && self.arch.conv.len() < 2 {
+            return train(format!(
+                "critic_norm follows every discriminator convolution but the first: it needs two \
+                 or more, not {}",
+                self.arch.conv.len()
             ));
         }
         if self.conditioning == Conditioning::Concat && self.embedding == 0 {
@@ -393,6 +406,7 @@ impl GanSpec {
             batch_norm: false,
             leak: 0.0,
             minibatch_std: false,
+            critic_norm: false,
             truncation: 1.0,
             rank: 1,
             train: GanTrain {
@@ -490,6 +504,11 @@ impl GanSpec {
             // deviation, 0.81 and 25% (4 epochs) without. Not the Wasserstein kinds: the extra
             // input would sit outside the critic's spectral normalisation or clipping.
             minibatch_std: kind.conditional() || kind == GanKind::Gan,
+            // `wgan`: clipped weights alone leave the critic's layers at whatever scale the
+            // clip allows; with layer norm after its second convolution the clipped critic
+            // judged max-prob 0.818, diversity 0.72x, Fréchet 167 after 20 minutes against
+            // 0.743-0.781, 0.50-0.59x, 183-247 without (README, "GANs").
+            critic_norm: kind == GanKind::Wgan,
             truncation: 1.0,
             // The unconditional kinds keep the best of 8 candidates by their discriminator: a
             // trained `gan` judged max-prob 0.882 drawn alone, 0.910 best of 4, 0.913 best of
@@ -540,6 +559,8 @@ fn act<const D: usize>(activation: Activation, leak: f64, x: Tensor<D>) -> Tenso
 #[derive(Module, Debug)]
 pub struct Discriminator {
     pub conv: Vec<Conv2d>,
+    /// Layer norm after each convolution but the first (`GanSpec::critic_norm`; else empty).
+    pub norm: Vec<GroupNorm>,
     pub linear: Vec<Linear>,
     dropout: Vec<Dropout>,
     /// Minibatch standard deviation: its one input (the group's feature spread) to the outputs,
@@ -587,8 +608,12 @@ impl Discriminator {
     /// The input of the last layer (features) and the outputs.
     fn forward_features(&self, images: Tensor<4>, group: usize) -> (Tensor<2>, Tensor<2>) {
         let mut x = images;
-        for conv in &self.conv {
-            x = act(self.activation, self.leak, kernels::conv2d(conv, x));
+        for (i, conv) in self.conv.iter().enumerate() {
+            let mut y = kernels::conv2d(conv, x);
+            if let Some(norm) = i.checked_sub(1).and_then(|j| self.norm.get(j)) {
+                y = norm.forward(y);
+            }
+            x = act(self.activation, self.leak, y);
         }
         let mut h: Tensor<2> = x.flatten(1, 3);
         let last = self.linear.len() - 1;
@@ -740,6 +765,13 @@ impl Gan {
                 Some(EmbeddingConfig::new(CLASSES, spec.embedding).init(device))
             }
         };
+        // One group: each image normalised over all its channels and positions (layer norm).
+        let d_norm = match spec.critic_norm {
+            true => (encoder.conv.iter().skip(1))
+                .map(|conv| GroupNormConfig::new(1, conv.weight.dims()[0]).init(device))
+                .collect(),
+            false => Vec::new(),
+        };
         Ok(Self {
             generator: Generator {
                 embedding,
@@ -753,6 +785,7 @@ impl Gan {
                 activation: spec.arch.activation,
             },
             discriminator: Discriminator {
+                norm: d_norm,
                 conv: encoder.conv,
                 linear: encoder.linear,
                 dropout: d_dropout,

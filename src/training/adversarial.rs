@@ -300,8 +300,13 @@ fn replace<const D: usize>(
     })
 }
 
-/// WGAN's weight clipping: every critic weight and bias into [-c, c].
+/// WGAN's weight clipping: every critic weight and bias into [-c, c], the layer norms' scales
+/// and shifts too (as the WGAN paper's code clamps every parameter).
 pub fn clip_weights(mut d: Discriminator, c: f64) -> Discriminator {
+    for norm in d.norm.iter_mut() {
+        norm.gamma = norm.gamma.take().map(|g| replace(g, |g| g.clamp(-c, c)));
+        norm.beta = norm.beta.take().map(|b| replace(b, |b| b.clamp(-c, c)));
+    }
     for conv in d.conv.iter_mut() {
         conv.weight = replace(conv.weight.clone(), |w| w.clamp(-c, c));
         conv.bias = conv.bias.take().map(|b| replace(b, |b| b.clamp(-c, c)));

@@ -88,6 +88,11 @@ fn impossible_gan_specs_are_refused() {
     refused(Gan, |s| s.noise = 0, "noise");
     refused(Acgan, |s| s.truncation = 0.0, "truncation");
     refused(Gan, |s| s.rank = 0, "rank");
+    refused(
+        GanKind::Wgan,
+        |s| s.arch.conv.truncate(1),
+        "critic_norm follows every discriminator convolution but the first",
+    );
     refused(Gan, |s| s.rank = 65, "rank");
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
@@ -411,14 +416,84 @@ fn all_weights(gan: &Gan) -> Vec<f32> {
     for l in &d.linear {
         out.extend(l.weight.val().into_data().try_to_vec::<f32>().unwrap());
     }
+    for n in &d.norm {
+        for p in [&n.gamma, &n.beta] {
+            let p = p.as_ref().expect("an affine layer norm");
+            out.extend(p.val().into_data().try_to_vec::<f32>().unwrap());
+        }
+    }
     out
+}
+
+/// A `wgan` whose critic has layer norm (`critic_norm`, as its preset has now).
+fn wgan_with_critic_norm() -> GanSpec {
+    let mut spec = GanSpec::ours(GanKind::Wgan);
+    spec.critic_norm = true;
+    spec
+}
+
+#[test]
+fn the_critics_layer_norm_rates_each_digit_on_its_own_and_undoes_a_layers_scale() {
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let spec = wgan_with_critic_norm();
+    let gan = Gan::new(&spec, &device).unwrap();
+    let d = gan.discriminator;
+    assert_eq!(
+        d.norm.len(),
+        d.conv.len() - 1,
+        "after every conv but the first"
+    );
+    let images = Tensor::<4>::random([5, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+    let rows = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let batched = rows(d.forward(images.clone()));
+    // Per image, unlike batch norm: each digit alone is rated as it is in the batch.
+    for (i, score) in batched.iter().enumerate() {
+        let alone = rows(d.forward(images.clone().narrow(0, i, 1)));
+        assert!(
+            (alone[0] - score).abs() < 1e-5,
+            "{i}: {} vs {score}",
+            alone[0]
+        );
+    }
+    // The second convolution's weights and bias tripled: the norm undoes it (but for its
+    // epsilon in the variance: 2e-4 relative here), where without the norm it moves every score.
+    assert!(tripling_the_second_conv_moves_scores_by(&d, images.clone()) < 2e-3);
+    let mut spec = GanSpec::ours(GanKind::Wgan);
+    spec.critic_norm = false;
+    let plain = Gan::new(&spec, &device).unwrap();
+    assert!(tripling_the_second_conv_moves_scores_by(&plain.discriminator, images) > 0.1);
+}
+
+/// The largest relative change of `d`'s scores of `images` when its second convolution's
+/// weights and bias are tripled.
+fn tripling_the_second_conv_moves_scores_by(
+    d: &latentlab::model::Discriminator,
+    images: Tensor<4>,
+) -> f32 {
+    let mut tripled = d.clone();
+    let conv = &mut tripled.conv[1];
+    conv.weight = conv.weight.clone().map(|w| w.mul_scalar(3.0));
+    conv.bias = conv.bias.take().map(|b| b.map(|b| b.mul_scalar(3.0)));
+    let rows = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let (before, after) = (
+        rows(d.forward(images.clone())),
+        rows(tripled.forward(images)),
+    );
+    before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b).abs() / b.abs().max(1e-2))
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn clipping_keeps_critic_weights_in_range_through_training() {
     let _rng = rng_shared();
     let device = Device::flex();
-    let gan = Gan::new(&GanSpec::ours(GanKind::Wgan), &device).unwrap();
+    // With layer norm in the critic: its scales and shifts are clipped too.
+    let spec = wgan_with_critic_norm();
+    let gan = Gan::new(&spec, &device).unwrap();
     assert!(
         all_weights(&gan).iter().any(|w| w.abs() > 0.01),
         "not clipped before"
@@ -431,7 +506,6 @@ fn clipping_keeps_critic_weights_in_range_through_training() {
     assert!(all_weights(&gan).iter().all(|w| w.abs() <= 0.01 + 1e-7));
 
     // Every critic step of a WGAN run clips again.
-    let spec = GanSpec::ours(GanKind::Wgan);
     let (train_set, val) = mnist().train.take(320).split(0.2, 1).unwrap();
     let model = Gan::new(&spec, &device.clone().autodiff()).unwrap();
     let mut learner = Adversarial::new(&spec, 1, &device).unwrap();

@@ -5,8 +5,9 @@ Usage: python tests/interop/test_torch.py LATENTLAB_BIN DATA_DIR   (in a venv wi
 safetensors and numpy: scripts/setup-torch.sh). Part of the README's test command.
 
 For an autoencoder, a classifier fine-tuned from it, the acgan preset (batch norm, class
-embedding scaling the noise, LeakyReLU, minibatch deviation) and the study's ACGAN (embedding
-added to the noise, dropout), each trained briefly by the CLI:
+embedding scaling the noise, LeakyReLU, minibatch deviation), the same with layer norm in its
+discriminator (`critic_norm`) and the study's ACGAN (embedding added to the noise, dropout),
+each trained briefly by the CLI:
   1. latentlab -> PyTorch: `latentlab export`, `latentlab_torch.load`, both sides' outputs on
      64 test digits (and, for GANs, the same noise and classes) compared;
   2. PyTorch -> latentlab: the PyTorch module with new weights (and batch norm statistics) saved
@@ -150,9 +151,14 @@ def main():
     run("finetune", "--model", "ae", "--unfreeze", "all", "--epochs", "1", "--out", "classifier", *common)
     for kind in ("acgan", "acgan-study"):
         run("gan", "--kind", kind, "--epochs", "1", "--out", kind, *common)
+    # The acgan preset with layer norm in its discriminator (`critic_norm`, the wgan preset's).
+    spec = json.load(open(os.path.join(WORK, "acgan", "spec.json")))
+    spec.update(name="acgan-critic-norm", critic_norm=True)
+    json.dump(spec, open(os.path.join(WORK, "acgan-critic-norm.json"), "w"))
+    run("gan", "--spec", "acgan-critic-norm.json", "--epochs", "1", "--out", "acgan-critic-norm", *common)
     autoencoder = check("autoencoder", os.path.join(WORK, "ae"), "autoencoder")
     check("classifier", os.path.join(WORK, "classifier"), "classifier")
-    for kind in ("acgan", "acgan-study"):
+    for kind in ("acgan", "acgan-study", "acgan-critic-norm"):
         check(kind, os.path.join(WORK, kind), "gan")
     check_refusal(autoencoder)
     print("interop: all passed")
