@@ -766,11 +766,12 @@ impl Gan {
             }
         };
         // One group: each image normalised over all its channels and positions (layer norm).
-        let d_norm = match spec.critic_norm {
-            true => (encoder.conv.iter().skip(1))
+        let d_norm = if spec.critic_norm {
+            (encoder.conv.iter().skip(1))
                 .map(|conv| GroupNormConfig::new(1, conv.weight.dims()[0]).init(device))
-                .collect(),
-            false => Vec::new(),
+                .collect()
+        } else {
+            Vec::new()
         };
         Ok(Self {
             generator: Generator {

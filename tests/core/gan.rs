@@ -88,12 +88,12 @@ fn impossible_gan_specs_are_refused() {
     refused(Gan, |s| s.noise = 0, "noise");
     refused(Acgan, |s| s.truncation = 0.0, "truncation");
     refused(Gan, |s| s.rank = 0, "rank");
+    refused(Gan, |s| s.rank = 65, "rank");
     refused(
         GanKind::Wgan,
         |s| s.arch.conv.truncate(1),
         "critic_norm follows every discriminator convolution but the first",
     );
-    refused(Gan, |s| s.rank = 65, "rank");
     refused(Acgan, |s| s.train.lr_decay = Some(1.5), "lr_decay");
     refused(Acgan, |s| s.train.class_weight = -1.0, "class_weight");
     refused(Acgan, |s| s.train.average = Some(1.0), "average");
@@ -445,11 +445,10 @@ fn the_critics_layer_norm_rates_each_digit_on_its_own_and_undoes_a_layers_scale(
         "after every conv but the first"
     );
     let images = Tensor::<4>::random([5, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
-    let rows = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
-    let batched = rows(d.forward(images.clone()));
+    let batched = scores(&d, images.clone());
     // Per image, unlike batch norm: each digit alone is rated as it is in the batch.
     for (i, score) in batched.iter().enumerate() {
-        let alone = rows(d.forward(images.clone().narrow(0, i, 1)));
+        let alone = scores(&d, images.clone().narrow(0, i, 1));
         assert!(
             (alone[0] - score).abs() < 1e-5,
             "{i}: {} vs {score}",
@@ -465,6 +464,11 @@ fn the_critics_layer_norm_rates_each_digit_on_its_own_and_undoes_a_layers_scale(
     assert!(tripling_the_second_conv_moves_scores_by(&plain.discriminator, images) > 0.1);
 }
 
+/// `d`'s outputs for `images`, row after row.
+fn scores(d: &latentlab::model::Discriminator, images: Tensor<4>) -> Vec<f32> {
+    d.forward(images).into_data().try_to_vec::<f32>().unwrap()
+}
+
 /// The largest relative change of `d`'s scores of `images` when its second convolution's
 /// weights and bias are tripled.
 fn tripling_the_second_conv_moves_scores_by(
@@ -475,11 +479,7 @@ fn tripling_the_second_conv_moves_scores_by(
     let conv = &mut tripled.conv[1];
     conv.weight = conv.weight.clone().map(|w| w.mul_scalar(3.0));
     conv.bias = conv.bias.take().map(|b| b.map(|b| b.mul_scalar(3.0)));
-    let rows = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
-    let (before, after) = (
-        rows(d.forward(images.clone())),
-        rows(tripled.forward(images)),
-    );
+    let (before, after) = (scores(d, images.clone()), scores(&tripled, images));
     before
         .iter()
         .zip(&after)
