@@ -173,7 +173,18 @@ pub struct GanTrain {
     /// 10). Only that kind has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f64>,
+    /// WGAN kinds: the critic takes this many steps before each of the generator's first
+    /// [`BURST_START`] steps and before every [`BURST_EVERY`]-th, `u_g` between, so that the
+    /// generator learns from a critic trained close to optimal (the WGAN paper's code: 100).
+    /// Needs `u_d` = 1 and no `balance`. None: every `u_g`-th batch throughout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critic_bursts: Option<usize>,
 }
+
+/// The generator steps that [`GanTrain::critic_bursts`] precede: the first ones...
+pub const BURST_START: usize = 25;
+/// ...and every this many after them.
+pub const BURST_EVERY: usize = 500;
 
 fn yes() -> bool {
     true
@@ -356,6 +367,13 @@ impl GanSpec {
             }
             (_, None) => {}
         }
+        if let Some(burst) = t.critic_bursts
+            && (burst == 0 || t.u_d != 1 || t.balance || !self.kind.wasserstein())
+        {
+            return train(format!(
+                "critic_bursts ({burst}) must be at least 1, for a wgan kind with u_d 1 and no balance"
+            ));
+        }
         if !(0.0..1.0).contains(&self.leak) {
             return train(format!("leak {} must be in [0, 1)", self.leak));
         }
@@ -425,6 +443,7 @@ impl GanSpec {
                 classify_fakes: true,
                 average: None,
                 penalty: (kind == GanKind::WganGp).then_some(10.0),
+                critic_bursts: None,
             },
         }
     }
@@ -533,6 +552,7 @@ impl GanSpec {
                 classify_fakes: false,
                 average: None,
                 penalty: (kind == GanKind::WganGp).then_some(10.0),
+                critic_bursts: None,
             },
         }
     }

@@ -51,6 +51,7 @@ use super::classify::{cross_entropy, labels_to_tensor};
 use super::engine::Learner;
 use super::loss::reconstruction_loss;
 use crate::data::{Images, images_to_tensor};
+use crate::model::gan::{BURST_EVERY, BURST_START};
 use crate::model::{
     CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind, stddev_group,
 };
@@ -485,6 +486,11 @@ pub struct Adversarial {
     average_decay: Option<f64>,
     average: Option<Average<Generator>>,
     batches: usize,
+    /// `critic_bursts`: the critic's steps per generator step in a burst, the generator's steps
+    /// so far and the batches since its last.
+    bursts: Option<usize>,
+    g_steps: usize,
+    since_g: usize,
     last_d: Option<Tensor<1>>,
     last_g: Option<Tensor<1>>,
     /// Judges the generator at each validation: the score is the Fréchet distance (lower is
@@ -552,6 +558,9 @@ impl Adversarial {
             average_decay: t.average,
             average: None,
             batches: 0,
+            bursts: t.critic_bursts,
+            g_steps: 0,
+            since_g: 0,
             last_d: None,
             last_g: None,
             scorer: None,
@@ -580,6 +589,28 @@ impl Adversarial {
             self.u_g = 1;
             self.u_d = 1;
         }
+    }
+
+    /// Whether the generator learns on batch `t` (counted from 0): on every `u_g`-th, or with
+    /// `critic_bursts` after that many critic steps at the start and every [`BURST_EVERY`]
+    /// generator steps; always on the first. Counts the generator's steps.
+    fn generator_turn(&mut self, t: usize) -> bool {
+        let turn = self.g_steps == 0
+            || match self.bursts {
+                None => t.is_multiple_of(self.u_g),
+                Some(burst) => {
+                    let bursting =
+                        self.g_steps < BURST_START || self.g_steps.is_multiple_of(BURST_EVERY);
+                    self.since_g + 1 >= if bursting { burst } else { self.u_g }
+                }
+            };
+        if turn {
+            self.g_steps += 1;
+            self.since_g = 0;
+        } else {
+            self.since_g += 1;
+        }
+        turn
     }
 
     /// `n` generated images (and their classes) from `generator` (any mode).
@@ -680,7 +711,7 @@ impl Learner for Adversarial {
             indices
         };
         let d_turn = t.is_multiple_of(self.u_d) || self.last_d.is_none();
-        let g_turn = t.is_multiple_of(self.u_g) || self.last_g.is_none();
+        let g_turn = self.generator_turn(t);
         // One batch of fakes serves both steps (as PyTorch's DCGAN example does): the
         // discriminator learns from it detached, then the generator learns through the
         // updated discriminator from the same graph (its own weights have not moved yet).
@@ -763,5 +794,58 @@ impl Learner for Adversarial {
             Some(s) => super::engine::read_scalar(s).await / n as f64,
             None => f64::NAN,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batches on which the generator of `spec` learns, among the first `n`.
+    fn turns(spec: &GanSpec, n: usize) -> Vec<usize> {
+        let mut learner = Adversarial::new(spec, 1, &Device::flex()).unwrap();
+        (0..n).filter(|&t| learner.generator_turn(t)).collect()
+    }
+
+    fn gaps(turns: &[usize]) -> Vec<usize> {
+        turns.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    #[test]
+    fn critic_bursts_follow_the_wgan_papers_schedule() {
+        let mut spec = GanSpec::ours(GanKind::Wgan);
+        spec.train.u_g = 2;
+        let plain = turns(&spec, 100);
+        assert_eq!(plain, (0..100).step_by(2).collect::<Vec<_>>());
+
+        spec.train.critic_bursts = Some(4);
+        let bursts = turns(&spec, 2000);
+        let gaps = gaps(&bursts);
+        assert_eq!(bursts[0], 0, "the generator learns on the first batch");
+        // Its first BURST_START steps follow 4 critic steps each, then every u_g-th batch,
+        // until its BURST_EVERY-th step follows a burst again.
+        assert!(gaps[..BURST_START - 1].iter().all(|&g| g == 4), "{gaps:?}");
+        assert!(
+            gaps[BURST_START - 1..BURST_EVERY - 1]
+                .iter()
+                .all(|&g| g == 2)
+        );
+        assert_eq!(gaps[BURST_EVERY - 1], 4);
+        assert!(gaps[BURST_EVERY..].iter().all(|&g| g == 2));
+    }
+
+    #[test]
+    fn critic_bursts_are_refused_where_they_mean_nothing() {
+        let mut spec = GanSpec::ours(GanKind::Wgan);
+        spec.train.critic_bursts = Some(0);
+        assert!(spec.validate().is_err());
+        spec.train.critic_bursts = Some(100);
+        assert!(spec.validate().is_ok());
+        spec.train.u_d = 2;
+        assert!(spec.validate().is_err());
+        let mut gan = GanSpec::ours(GanKind::Gan);
+        gan.train.critic_bursts = Some(100);
+        let error = gan.validate().unwrap_err().to_string();
+        assert!(error.contains("critic_bursts"), "{error}");
     }
 }
