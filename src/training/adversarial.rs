@@ -715,8 +715,16 @@ impl Learner for Adversarial {
         // One batch of fakes serves both steps (as PyTorch's DCGAN example does): the
         // discriminator learns from it detached, then the generator learns through the
         // updated discriminator from the same graph (its own weights have not moved yet).
+        // When the generator does not learn on this batch, its pass is not recorded: a graph
+        // that no backward pass reads stays in autodiff's memory until the generator's next
+        // backward pass, 100 of them in a `critic_bursts` burst.
         let classes = self.fake_classes(images, indices, device);
-        let (fake, classes) = self.sample_for(&model.generator, n, classes, device);
+        let generator = if g_turn {
+            model.generator.clone()
+        } else {
+            model.generator.clone().no_grad()
+        };
+        let (fake, classes) = self.sample_for(&generator, n, classes, device);
         if d_turn {
             let real = images_to_tensor(images, indices, device);
             let labels = labels_to_tensor(images, indices, device);
@@ -815,6 +823,7 @@ mod tests {
     fn critic_bursts_follow_the_wgan_papers_schedule() {
         let mut spec = GanSpec::ours(GanKind::Wgan);
         spec.train.u_g = 2;
+        spec.train.critic_bursts = None;
         let plain = turns(&spec, 100);
         assert_eq!(plain, (0..100).step_by(2).collect::<Vec<_>>());
 
