@@ -222,13 +222,15 @@ mod tests {
         let f = Fixture::new();
         let noise: NoiseStack = "urn:0.7,snp:0.1".parse().unwrap();
         let mut objective = Reconstruction::plain(LossKind::Mse).with_noise(noise.clone(), 1);
-        let clean = f.value(&mut Reconstruction::plain(LossKind::Mse), false);
-        let eval_a = f.value(&mut objective, false);
-        let eval_b = f.value(&mut objective, false);
-        assert_eq!(eval_a, eval_b, "evaluation noise repeats");
-        assert_ne!(eval_a, clean, "noise changes the input");
-        // Training draws new noise each step. Compared on the corrupted inputs themselves: an
-        // untrained net can give two different inputs the same loss (CI once saw it).
+        let eval_loss = f.value(&mut objective, false);
+        assert_eq!(
+            eval_loss,
+            f.value(&mut objective, false),
+            "evaluation noise repeats"
+        );
+        // That noise changes the input, and that training draws new noise each step, are
+        // compared on the corrupted inputs themselves: an untrained net can give two different
+        // inputs the same loss (CI saw it twice, for training and for evaluation noise).
         let noisy = NoisyInput {
             noise: &noise,
             seed: 1,
@@ -236,14 +238,31 @@ mod tests {
         let indices: Vec<usize> = (0..8).collect();
         let clean = images_to_tensor(&f.images, &indices, &f.device);
         let mut step = 0;
-        let mut draw = || {
+        let mut draw = |training| {
             noisy
-                .apply(&mut step, &f.images, &indices, &clean, true)
+                .apply(&mut step, &f.images, &indices, &clean, training)
                 .into_data()
                 .try_into_vec::<f32>()
                 .unwrap()
         };
-        let (train_a, train_b) = (draw(), draw());
+        let (eval_a, eval_b) = (draw(false), draw(false));
+        let (train_a, train_b) = (draw(true), draw(true));
+        assert_eq!(eval_a, eval_b, "evaluation noise repeats");
+        // The objective's evaluation loss is the loss of that corrupted input.
+        let corrupted =
+            Tensor::<1>::from_floats(eval_a.as_slice(), &f.device).reshape([8, 1, 28, 28]);
+        let by_hand = reconstruction_loss(
+            LossKind::Mse,
+            f.model.forward_logits(corrupted),
+            clean.clone(),
+        )
+        .into_scalar::<f32>();
+        assert!(
+            (eval_loss - by_hand).abs() < 1e-6,
+            "{eval_loss} vs {by_hand}"
+        );
+        let clean: Vec<f32> = clean.into_data().try_into_vec().unwrap();
+        assert_ne!(eval_a, clean, "noise changes the input");
         assert_ne!(train_a, train_b, "training draws new noise each step");
     }
 }
