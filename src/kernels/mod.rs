@@ -14,7 +14,11 @@
 //! the model stays backend-agnostic.
 
 mod autodiff;
+mod fastmath;
 mod flex;
+mod pointwise;
+
+pub use pointwise::{PointwiseKernels, bce_logits, sigmoid};
 
 #[cfg(any(not(target_arch = "wasm32"), feature = "webgpu"))]
 use burn::backend::Cube;

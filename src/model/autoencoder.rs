@@ -94,7 +94,7 @@ impl Decoder {
 
     /// [batch, latent] codes to [batch, 1, 28, 28] images in (0, 1).
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
-        activation::sigmoid(self.forward_logits(latent))
+        kernels::sigmoid(self.forward_logits(latent))
     }
 }
 

@@ -722,7 +722,7 @@ impl Generator {
 
     /// Images in (0, 1).
     pub fn forward(&self, noise: Tensor<2>, classes: Option<Tensor<1, Int>>) -> Tensor<4> {
-        activation::sigmoid(self.forward_logits(noise, classes))
+        kernels::sigmoid(self.forward_logits(noise, classes))
     }
 }
 

@@ -1,26 +1,24 @@
 //! Reconstruction losses, computed from decoder logits for numerical stability.
 
 use burn::prelude::*;
-use burn::tensor::activation;
 
+use crate::kernels::{bce_logits, sigmoid};
 use crate::model::LossKind;
 
 /// Mean reconstruction loss over every pixel of the batch: `logits` are the decoder's pre-sigmoid
 /// outputs, `target` the images in [0, 1]. Returns a one-element tensor.
 ///
 /// BCE uses the logits form `max(z, 0) - z t + log(1 + exp(-|z|))`, which equals
-/// `-(t log σ(z) + (1 - t) log(1 - σ(z)))` without overflowing for large |z|.
+/// `-(t log σ(z) + (1 - t) log(1 - σ(z)))` without overflowing for large |z|: one kernel on flex,
+/// with its gradient `σ(z) - t` from the same pass (`kernels::bce_logits`).
 pub fn reconstruction_loss<const D: usize>(
     kind: LossKind,
     logits: Tensor<D>,
     target: Tensor<D>,
 ) -> Tensor<1> {
     match kind {
-        LossKind::Mse => (activation::sigmoid(logits) - target).square().mean(),
-        LossKind::Bce => {
-            let softplus_neg_abs = logits.clone().abs().neg().exp().log1p();
-            (logits.clone().clamp_min(0.0) - logits * target + softplus_neg_abs).mean()
-        }
+        LossKind::Mse => (sigmoid(logits) - target).square().mean(),
+        LossKind::Bce => bce_logits(logits, target).mean(),
     }
 }
 

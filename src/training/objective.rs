@@ -1,8 +1,8 @@
 //! What an autoencoder learns: to reconstruct its input, optionally from a corrupted input
 //! (denoising) and optionally over several reconstructions fed back (iterative autoencoding).
 
+use crate::kernels::sigmoid;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use super::engine::Objective;
 use super::loss::reconstruction_loss;

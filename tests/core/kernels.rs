@@ -237,3 +237,95 @@ fn inference_on_plain_flex_matches_burn() {
         ) < 1e-4
     );
 }
+
+/// The pointwise kernels (sigmoid, BCE on logits) against burn's ops: values and the gradients
+/// of logits and targets, tracked or not, on a non-contiguous (transposed) input too, and on the
+/// plain backend.
+#[test]
+fn pointwise_kernels_match_burn() {
+    let _rng = rng_shared();
+    let device = Device::flex().autodiff();
+    // Logits over the range the nets reach and beyond (saturated ends), targets in [0, 1].
+    let z = Tensor::<3>::random([4, 7, 9], Distribution::Uniform(-30.0, 30.0), &device);
+    let z = z.swap_dims(1, 2).require_grad();
+    let t = Tensor::<3>::random([4, 9, 7], Distribution::Uniform(0.0, 1.0), &device).require_grad();
+    let case = Case {
+        c_in: 0,
+        c_out: 0,
+        kernel: 0,
+        stride: 0,
+        padding: 0,
+        padding_out: 0,
+        side: 0,
+        batch: 0,
+    };
+    let r = Tensor::<3>::random([4, 9, 7], Distribution::Normal(0.0, 1.0), &device);
+
+    let (ours, burns) = (
+        kernels::sigmoid(z.clone()),
+        burn::tensor::activation::sigmoid(z.clone()),
+    );
+    assert_close("sigmoid", &case, ours.clone(), burns.clone());
+    let (g_ours, g_burn) = (
+        (ours * r.clone()).sum().backward(),
+        (burns * r.clone()).sum().backward(),
+    );
+    assert_close(
+        "sigmoid grad",
+        &case,
+        z.grad(&g_ours).unwrap(),
+        z.grad(&g_burn).unwrap(),
+    );
+
+    let softplus = z.clone().abs().neg().exp().log1p();
+    let burns = z.clone().clamp_min(0.0) - z.clone() * t.clone() + softplus;
+    let ours = kernels::bce_logits(z.clone(), t.clone());
+    assert_close("bce", &case, ours.clone(), burns.clone());
+    let (g_ours, g_burn) = (
+        (ours * r.clone()).sum().backward(),
+        (burns * r.clone()).sum().backward(),
+    );
+    assert_close(
+        "bce logits grad",
+        &case,
+        z.grad(&g_ours).unwrap(),
+        z.grad(&g_burn).unwrap(),
+    );
+    assert_close(
+        "bce target grad",
+        &case,
+        t.grad(&g_ours).unwrap(),
+        t.grad(&g_burn).unwrap(),
+    );
+
+    // The target alone untracked (the usual case) still gives the logits' gradient.
+    let t = t.set_require_grad(false);
+    let g = (kernels::bce_logits(z.clone(), t.clone()) * r.clone())
+        .sum()
+        .backward();
+    let want = (burn::tensor::activation::sigmoid(z.clone()) - t.clone()) * r;
+    assert_close(
+        "bce grad, target constant",
+        &case,
+        z.grad(&g).unwrap(),
+        want.inner(),
+    );
+    assert!(t.grad(&g).is_none());
+
+    // Inference: the plain backend.
+    let (z, t) = (z.inner(), t.inner());
+    let want =
+        z.clone().clamp_min(0.0) - z.clone() * t.clone() + z.clone().abs().neg().exp().log1p();
+    assert_close(
+        "bce, plain flex",
+        &case,
+        kernels::bce_logits(z.clone(), t),
+        want,
+    );
+    assert_close(
+        "sigmoid, plain flex",
+        &case,
+        kernels::sigmoid(z.clone()),
+        burn::tensor::activation::sigmoid(z),
+    );
+}

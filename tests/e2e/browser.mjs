@@ -11,7 +11,7 @@ export const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, 
 export const latentlab = join(targetDir, 'release', 'latentlab');
 
 /** Serves the app and chromium on it; `close()` ends both and removes the profile. */
-export async function openApp({ webgpu }) {
+export async function openApp({ webgpu, jsFlags }) {
   const server = spawn(latentlab, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     server.on('exit', (code) => reject(new Error(`latentlab serve exited (${code})`)));
@@ -27,6 +27,7 @@ export async function openApp({ webgpu }) {
     '--remote-debugging-pipe', `--user-data-dir=${profile}`,
   ];
   if (webgpu) args.push('--enable-unsafe-webgpu');
+  if (jsFlags) args.push(`--js-flags=${jsFlags}`);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', ignoreDefaultArgs: true, args });
   const context = browser.contexts()[0] ?? (await browser.newContext());
   const close = async () => {
