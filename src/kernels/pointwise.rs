@@ -1,5 +1,6 @@
-//! The logistic function and the logistic loss (binary cross-entropy on logits) as single
-//! pointwise kernels, plugged into burn as the convolutions are ([`super::ConvKernels`]).
+//! The logistic function, the leaky ReLU and the logistic loss (binary cross-entropy on logits)
+//! as single pointwise kernels, plugged into burn as the convolutions are
+//! ([`super::ConvKernels`]).
 //!
 //! Burn builds the loss from eight elementwise ops (abs, neg, exp, log1p, clamp, mul, sub, add),
 //! each with its own pass over the data and its own backward, and its flex ops call the scalar
@@ -21,7 +22,9 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::backend::{
+    Backend, Dispatch, Flex, TensorMetadata, backend_extension, get_or_init_device_settings,
+};
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::fastmath;
@@ -34,6 +37,21 @@ pub trait PointwiseKernels: Backend {
         Self::sigmoid(x)
     }
 
+    /// `x` where positive, `slope · x` elsewhere.
+    fn lab_leaky_relu(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
+        Self::leaky_relu(x, slope.into())
+    }
+
+    /// The gradient of [`Self::lab_leaky_relu`] at `x`: `grad` where `x` is positive, `slope ·
+    /// grad` elsewhere.
+    fn lab_leaky_relu_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        leaky_relu_backward_composed::<Self>(x, grad, slope)
+    }
+
     /// The binary cross-entropy of logits `z` against targets `t` (same shape), elementwise:
     /// `max(z, 0) - z t + ln(1 + e^-|z|)`; with `want_grad`, also its derivative in `z`,
     /// `sigmoid(z) - t`.
@@ -44,6 +62,18 @@ pub trait PointwiseKernels: Backend {
     ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
         bce_logits_composed::<Self>(z, t, want_grad)
     }
+}
+
+/// [`PointwiseKernels::lab_leaky_relu_backward`] composed of burn's ops.
+fn leaky_relu_backward_composed<B: Backend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    slope: f64,
+) -> FloatTensor<B> {
+    let bool_dtype = get_or_init_device_settings::<B>(&x.device()).bool_dtype;
+    let negative = B::float_lower_equal_elem(x, 0.0.into(), bool_dtype);
+    let scaled = B::float_mul_scalar(grad.clone(), slope.into());
+    B::float_mask_where(grad, negative, scaled)
 }
 
 /// [`PointwiseKernels::lab_bce_logits`] composed of burn's ops (any backend, dtype or shape).
@@ -67,6 +97,11 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::lab_sigmoid(x.into_dispatch()))
 }
 
+/// `activation::leaky_relu(x, slope)`, by the backend's [`PointwiseKernels`].
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::lab_leaky_relu(x.into_dispatch(), slope))
+}
+
 /// The binary cross-entropy of `logits` against `target`, elementwise (see
 /// [`PointwiseKernels::lab_bce_logits`]): the mean of it is the usual BCE loss.
 pub fn bce_logits<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
@@ -81,12 +116,31 @@ impl PointwiseKernels for Flex {
         if x.dtype() != DType::F32 {
             return Self::sigmoid(x);
         }
-        let x = contiguous(x);
-        let out = x
-            .as_slice::<f32>()
-            .expect("f32")
+        map_f32(x, fastmath::sigmoid)
+    }
+
+    fn lab_leaky_relu(x: FlexTensor, slope: f64) -> FlexTensor {
+        if x.dtype() != DType::F32 {
+            return Self::leaky_relu(x, slope.into());
+        }
+        let slope = slope as f32;
+        map_f32(x, |v| if v > 0.0 { v } else { slope * v })
+    }
+
+    fn lab_leaky_relu_backward(x: FlexTensor, grad: FlexTensor, slope: f64) -> FlexTensor {
+        if x.dtype() != DType::F32 || grad.dtype() != DType::F32 || x.shape() != grad.shape() {
+            return leaky_relu_backward_composed::<Self>(x, grad, slope);
+        }
+        let slope = slope as f32;
+        let (x, grad) = (contiguous(x), contiguous(grad));
+        let (xs, gs) = (
+            x.as_slice::<f32>().expect("f32"),
+            grad.as_slice::<f32>().expect("f32"),
+        );
+        let out = xs
             .iter()
-            .map(|&v| fastmath::sigmoid(v));
+            .zip(gs)
+            .map(|(&x, &g)| if x > 0.0 { g } else { slope * g });
         FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), x.shape()))
     }
 
@@ -122,6 +176,13 @@ impl PointwiseKernels for Flex {
     }
 }
 
+/// `f` of every value of the f32 tensor `x`, in one pass.
+fn map_f32(x: FlexTensor, f: impl Fn(f32) -> f32) -> FlexTensor {
+    let x = contiguous(x);
+    let out = x.as_slice::<f32>().expect("f32").iter().map(|&v| f(v));
+    FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), x.shape()))
+}
+
 /// `t` laid out contiguously (a no-op when it already is).
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.is_contiguous() {
@@ -144,6 +205,21 @@ impl<B: PointwiseKernels> Backward<B, 1> for SigmoidBackward {
         let output = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
             B::sigmoid_backward(output, grad)
+        });
+    }
+}
+
+/// The leaky ReLU's backward, from its saved input and slope.
+#[derive(Debug)]
+struct LeakyReluBackward;
+
+impl<B: PointwiseKernels> Backward<B, 1> for LeakyReluBackward {
+    type State = (FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, slope) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::lab_leaky_relu_backward(x, grad, slope)
         });
     }
 }
@@ -181,6 +257,20 @@ impl<B: PointwiseKernels, C: CheckpointStrategy> PointwiseKernels for Autodiff<B
                 prep.finish(out.clone(), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::lab_sigmoid(x.into_primitive())),
+        }
+    }
+
+    fn lab_leaky_relu(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
+        match LeakyReluBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let x = x.into_primitive();
+                prep.finish((x.clone(), slope), B::lab_leaky_relu(x, slope))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::lab_leaky_relu(x.into_primitive(), slope)),
         }
     }
 

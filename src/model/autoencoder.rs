@@ -16,7 +16,7 @@ use crate::kernels;
 pub(crate) fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
         Activation::Relu => activation::relu(x),
-        Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
+        Activation::LeakyRelu => kernels::leaky_relu(x, 0.01),
         Activation::Gelu => activation::gelu(x),
         Activation::Tanh => x.tanh(),
     }

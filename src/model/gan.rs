@@ -12,7 +12,6 @@ use burn::nn::{
     GroupNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
-use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
 use super::autoencoder::{Autoencoder, activate};
@@ -571,7 +570,7 @@ impl GanSpec {
 /// The arch's activation, or LeakyReLU with slope `leak` when that is set.
 fn act<const D: usize>(activation: Activation, leak: f64, x: Tensor<D>) -> Tensor<D> {
     if leak > 0.0 {
-        activation::leaky_relu(x, leak)
+        kernels::leaky_relu(x, leak)
     } else {
         activate(activation, x)
     }

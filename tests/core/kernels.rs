@@ -238,7 +238,7 @@ fn inference_on_plain_flex_matches_burn() {
     );
 }
 
-/// The pointwise kernels (sigmoid, BCE on logits) against burn's ops: values and the gradients
+/// The pointwise kernels (sigmoid, leaky ReLU, BCE on logits) against burn's ops: values and the gradients
 /// of logits and targets, tracked or not, on a non-contiguous (transposed) input too, and on the
 /// plain backend.
 #[test]
@@ -298,6 +298,23 @@ fn pointwise_kernels_match_burn() {
         t.grad(&g_burn).unwrap(),
     );
 
+    for slope in [0.2, 0.01, 0.0] {
+        let (ours, burns) = (
+            kernels::leaky_relu(z.clone(), slope),
+            burn::tensor::activation::leaky_relu(z.clone(), slope),
+        );
+        assert_close("leaky relu", &case, ours.clone(), burns.clone());
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_burn = (burns * r.clone()).sum().backward();
+        let what = format!("leaky relu grad, slope {slope}");
+        assert_close(
+            &what,
+            &case,
+            z.grad(&g_ours).unwrap(),
+            z.grad(&g_burn).unwrap(),
+        );
+    }
+
     // The target alone untracked (the usual case) still gives the logits' gradient.
     let t = t.set_require_grad(false);
     let g = (kernels::bce_logits(z.clone(), t.clone()) * r.clone())
@@ -320,6 +337,13 @@ fn pointwise_kernels_match_burn() {
         "bce, plain flex",
         &case,
         kernels::bce_logits(z.clone(), t),
+        want,
+    );
+    let want = burn::tensor::activation::leaky_relu(z.clone(), 0.2);
+    assert_close(
+        "leaky relu, plain flex",
+        &case,
+        kernels::leaky_relu(z.clone(), 0.2),
         want,
     );
     assert_close(
