@@ -18,7 +18,7 @@ mod fastmath;
 mod flex;
 mod pointwise;
 
-pub use pointwise::{PointwiseKernels, bce_logits, leaky_relu, sigmoid};
+pub use pointwise::{PointwiseKernels, bce_logits, leaky_relu, sigmoid, sqrt};
 
 #[cfg(any(not(target_arch = "wasm32"), feature = "webgpu"))]
 use burn::backend::Cube;

@@ -609,7 +609,7 @@ fn group_spread(h: Tensor<2>, group: usize) -> Tensor<2> {
     let [batch, features] = h.dims();
     let x = h.reshape([batch / group, group, features]);
     let centred = x.clone() - x.mean_dim(1);
-    let std = (centred.square().mean_dim(1) + 1e-8).sqrt();
+    let std = kernels::sqrt(centred.square().mean_dim(1) + 1e-8);
     std.mean_dim(2).repeat_dim(1, group).reshape([batch, 1])
 }
 

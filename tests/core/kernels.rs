@@ -238,7 +238,7 @@ fn inference_on_plain_flex_matches_burn() {
     );
 }
 
-/// The pointwise kernels (sigmoid, leaky ReLU, BCE on logits) against burn's ops: values and the gradients
+/// The pointwise kernels (sigmoid, square root, leaky ReLU, BCE on logits) against burn's ops: values and the gradients
 /// of logits and targets, tracked or not, on a non-contiguous (transposed) input too, and on the
 /// plain backend.
 #[test]
@@ -314,6 +314,19 @@ fn pointwise_kernels_match_burn() {
             z.grad(&g_burn).unwrap(),
         );
     }
+
+    // Each graph its own copy of the input (a backward consumes its graph).
+    let positive = || z.clone().abs() + 1e-3;
+    let (ours, burns) = (kernels::sqrt(positive()), positive().sqrt());
+    assert_close("sqrt", &case, ours.clone(), burns.clone());
+    let g_ours = (ours * r.clone()).sum().backward();
+    let g_burn = (burns * r.clone()).sum().backward();
+    assert_close(
+        "sqrt grad",
+        &case,
+        z.grad(&g_ours).unwrap(),
+        z.grad(&g_burn).unwrap(),
+    );
 
     // The target alone untracked (the usual case) still gives the logits' gradient.
     let t = t.set_require_grad(false);
