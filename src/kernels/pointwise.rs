@@ -236,33 +236,43 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
 
 // ---- autodiff -----------------------------------------------------------------------------
 
-/// The sigmoid's backward: `grad · y (1 - y)` from its saved output `y`.
-#[derive(Debug)]
-struct SigmoidBackward;
+/// The backward of a pointwise `y = f(x)` whose derivative is a function of `y` (the sigmoid's
+/// `y (1 - y)`, the square root's `1 / 2y`): `derivative(y, grad)` from the saved output.
+struct FromOutput<B: Backend> {
+    derivative: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+}
 
-impl<B: PointwiseKernels> Backward<B, 1> for SigmoidBackward {
+impl<B: Backend> Debug for FromOutput<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FromOutput")
+    }
+}
+
+impl<B: PointwiseKernels> Backward<B, 1> for FromOutput<B> {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let output = ops.state;
         unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::sigmoid_backward(output, grad)
+            (self.derivative)(output, grad)
         });
     }
 }
 
-/// The square root's backward, from its saved output.
-#[derive(Debug)]
-struct SqrtBackward;
-
-impl<B: PointwiseKernels> Backward<B, 1> for SqrtBackward {
-    type State = FloatTensor<B>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let output = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::lab_sqrt_backward(output, grad)
-        });
+/// `forward(x)` on the inner backend, recorded with [`FromOutput`]`(derivative)` when x is
+/// tracked.
+fn record_from_output<B: PointwiseKernels, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>) -> FloatTensor<B>,
+    derivative: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let step = FromOutput { derivative };
+    match step.prepare::<C>([x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let out = forward(x.into_primitive());
+            prep.finish(out.clone(), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive())),
     }
 }
 
@@ -304,31 +314,11 @@ impl<B: PointwiseKernels> Backward<B, 2> for BceLogitsBackward {
 
 impl<B: PointwiseKernels, C: CheckpointStrategy> PointwiseKernels for Autodiff<B, C> {
     fn lab_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SigmoidBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = B::lab_sigmoid(x.into_primitive());
-                prep.finish(out.clone(), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::lab_sigmoid(x.into_primitive())),
-        }
+        record_from_output::<B, C>(x, B::lab_sigmoid, B::sigmoid_backward)
     }
 
     fn lab_sqrt(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SqrtBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = B::lab_sqrt(x.into_primitive());
-                prep.finish(out.clone(), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::lab_sqrt(x.into_primitive())),
-        }
+        record_from_output::<B, C>(x, B::lab_sqrt, B::lab_sqrt_backward)
     }
 
     fn lab_leaky_relu(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
