@@ -1,14 +1,18 @@
-//! The logistic function, the square root, the leaky ReLU and the logistic loss (binary cross-entropy on logits)
-//! as single pointwise kernels, plugged into burn as the convolutions are
-//! ([`super::ConvKernels`]).
+//! The logistic function, the square root, the leaky ReLU and the logistic loss (binary
+//! cross-entropy on logits) as single pointwise kernels, plugged into burn as the convolutions
+//! are ([`super::ConvKernels`]). Each replaced a hot spot of a profile (README, "Speed"):
+//! - flex's sigmoid calls the scalar `expf` per element (in wasm, a call into
+//!   compiler-builtins), and burn's autodiff computes it again in the backward;
+//! - burn builds the loss from eight elementwise ops (abs, neg, exp, log1p, clamp, mul, sub,
+//!   add), each a pass over the data with its own backward;
+//! - the leaky ReLU is a comparison, a scaled copy and `mask_where`, and two more `mask_where`s
+//!   backward;
+//! - the square root's backward raises the input to the power -0.5, a `powf` per element.
 //!
-//! Burn builds the loss from eight elementwise ops (abs, neg, exp, log1p, clamp, mul, sub, add),
-//! each with its own pass over the data and its own backward, and its flex ops call the scalar
-//! `expf` / `log1pf` per element (in wasm, a call into compiler-builtins). Here:
-//! - flex computes each in one vectorised pass ([`super::fastmath`]);
-//! - the loss's forward also yields its gradient `sigmoid(z) - t`, so its backward is one
-//!   multiply; the sigmoid's backward reads the output it saved instead of recomputing it;
-//! - the GPU backends (cubecl) compose burn's own ops in the trait's default bodies.
+//! Here flex computes each in one vectorised pass ([`super::fastmath`]); the loss's forward
+//! also yields its gradient `sigmoid(z) - t`, so its backward is one multiply; the sigmoid's and
+//! the square root's backward read the saved output. The GPU backends (cubecl) compose burn's
+//! own ops in the trait's default bodies.
 
 use std::fmt::Debug;
 
