@@ -238,9 +238,9 @@ fn inference_on_plain_flex_matches_burn() {
     );
 }
 
-/// The pointwise kernels (sigmoid, square root, leaky ReLU, BCE on logits) against burn's ops: values and the gradients
-/// of logits and targets, tracked or not, on a non-contiguous (transposed) input too, and on the
-/// plain backend.
+/// The pointwise kernels (sigmoid, square root, leaky ReLU, BCE on logits) against burn's ops:
+/// values and the gradients of logits and targets, tracked or not, on a non-contiguous
+/// (transposed) input too, and on the plain backend.
 #[test]
 fn pointwise_kernels_match_burn() {
     let _rng = rng_shared();
