@@ -63,7 +63,12 @@ pub fn log1p_unit(e: f32) -> f32 {
 /// The logistic function `1 / (1 + e^-x)`, from `exp(-|x|)` so that nothing overflows.
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
-    let e = exp(-x.abs());
+    sigmoid_given(x, exp(-x.abs()))
+}
+
+/// [`sigmoid`]`(x)` from `e = exp(-|x|)`, which the loss needs as well.
+#[inline(always)]
+fn sigmoid_given(x: f32, e: f32) -> f32 {
     let r = 1.0 / (1.0 + e);
     if x >= 0.0 { r } else { e * r }
 }
@@ -73,8 +78,7 @@ pub fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 pub fn bce_logits(z: f32, t: f32) -> (f32, f32) {
     let e = exp(-z.abs());
-    let r = 1.0 / (1.0 + e);
-    let s = if z >= 0.0 { r } else { e * r };
+    let s = sigmoid_given(z, e);
     let relu = if z > 0.0 { z } else { 0.0 * z };
     (relu - z * t + log1p_unit(e), s - t)
 }

@@ -161,7 +161,7 @@ struct Window {
     ow: usize,
 }
 
-fn is_f32(t: &FlexTensor) -> bool {
+pub(super) fn is_f32(t: &FlexTensor) -> bool {
     t.dtype() == DType::F32
 }
 
@@ -678,7 +678,7 @@ fn sum_over_blocks(
     sum(partials, len)
 }
 
-fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.is_contiguous() && t.as_slice::<f32>().is_some() {
         t
     } else {
@@ -687,7 +687,7 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
 }
 
 /// The f32 values of a contiguous tensor (checked by the window functions).
-fn f32s(t: &FlexTensor) -> &[f32] {
+pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>()
         .expect("conv kernels: a contiguous f32 tensor")
 }

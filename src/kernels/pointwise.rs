@@ -29,9 +29,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Backend, Dispatch, Flex, TensorMetadata, backend_extension, get_or_init_device_settings,
 };
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::fastmath;
+use super::flex::{contiguous, f32s, is_f32};
 
 /// Pointwise kernels latentlab implements per backend.
 #[backend_extension(Flex, Cube: cfg(any(not(target_arch = "wasm32"), feature = "webgpu")), Autodiff)]
@@ -139,34 +140,28 @@ pub fn bce_logits<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tenso
 
 impl PointwiseKernels for Flex {
     fn lab_sigmoid(x: FlexTensor) -> FlexTensor {
-        if x.dtype() != DType::F32 {
+        if !is_f32(&x) {
             return Self::sigmoid(x);
         }
         map_f32(x, fastmath::sigmoid)
     }
 
     fn lab_sqrt(x: FlexTensor) -> FlexTensor {
-        if x.dtype() != DType::F32 {
+        if !is_f32(&x) {
             return Self::float_sqrt(x);
         }
         map_f32(x, f32::sqrt)
     }
 
     fn lab_sqrt_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        if y.dtype() != DType::F32 || grad.dtype() != DType::F32 || y.shape() != grad.shape() {
+        if !same_f32(&y, &grad) {
             return sqrt_backward_composed::<Self>(y, grad);
         }
-        let (y, grad) = (contiguous(y), contiguous(grad));
-        let (ys, gs) = (
-            y.as_slice::<f32>().expect("f32"),
-            grad.as_slice::<f32>().expect("f32"),
-        );
-        let out = ys.iter().zip(gs).map(|(&y, &g)| g / (2.0 * y));
-        FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), y.shape()))
+        zip_f32(y, grad, |y, g| g / (2.0 * y))
     }
 
     fn lab_leaky_relu(x: FlexTensor, slope: f64) -> FlexTensor {
-        if x.dtype() != DType::F32 {
+        if !is_f32(&x) {
             return Self::leaky_relu(x, slope.into());
         }
         let slope = slope as f32;
@@ -174,20 +169,11 @@ impl PointwiseKernels for Flex {
     }
 
     fn lab_leaky_relu_backward(x: FlexTensor, grad: FlexTensor, slope: f64) -> FlexTensor {
-        if x.dtype() != DType::F32 || grad.dtype() != DType::F32 || x.shape() != grad.shape() {
+        if !same_f32(&x, &grad) {
             return leaky_relu_backward_composed::<Self>(x, grad, slope);
         }
         let slope = slope as f32;
-        let (x, grad) = (contiguous(x), contiguous(grad));
-        let (xs, gs) = (
-            x.as_slice::<f32>().expect("f32"),
-            grad.as_slice::<f32>().expect("f32"),
-        );
-        let out = xs
-            .iter()
-            .zip(gs)
-            .map(|(&x, &g)| if x > 0.0 { g } else { slope * g });
-        FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), x.shape()))
+        zip_f32(x, grad, |x, g| if x > 0.0 { g } else { slope * g })
     }
 
     fn lab_bce_logits(
@@ -195,14 +181,11 @@ impl PointwiseKernels for Flex {
         t: FlexTensor,
         want_grad: bool,
     ) -> (FlexTensor, Option<FlexTensor>) {
-        if z.dtype() != DType::F32 || t.dtype() != DType::F32 || z.shape() != t.shape() {
+        if !same_f32(&z, &t) {
             return bce_logits_composed::<Self>(z, t, want_grad);
         }
         let (z, t) = (contiguous(z), contiguous(t));
-        let (zs, ts) = (
-            z.as_slice::<f32>().expect("f32"),
-            t.as_slice::<f32>().expect("f32"),
-        );
+        let (zs, ts) = (f32s(&z), f32s(&t));
         let mut loss = vec![0.0f32; zs.len()];
         let grad = if want_grad {
             let mut grad = vec![0.0f32; zs.len()];
@@ -225,17 +208,21 @@ impl PointwiseKernels for Flex {
 /// `f` of every value of the f32 tensor `x`, in one pass.
 fn map_f32(x: FlexTensor, f: impl Fn(f32) -> f32) -> FlexTensor {
     let x = contiguous(x);
-    let out = x.as_slice::<f32>().expect("f32").iter().map(|&v| f(v));
+    let out = f32s(&x).iter().map(|&v| f(v));
     FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), x.shape()))
 }
 
-/// `t` laid out contiguously (a no-op when it already is).
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.is_contiguous() {
-        t
-    } else {
-        t.to_contiguous()
-    }
+/// `f(a, b)` of every pair of values of two f32 tensors of one shape ([`same_f32`]), in one pass.
+fn zip_f32(a: FlexTensor, b: FlexTensor, f: impl Fn(f32, f32) -> f32) -> FlexTensor {
+    let (a, b) = (contiguous(a), contiguous(b));
+    let out = f32s(&a).iter().zip(f32s(&b)).map(|(&x, &y)| f(x, y));
+    FlexTensor::from_data(TensorData::new(out.collect::<Vec<f32>>(), a.shape()))
+}
+
+/// Whether two tensors are both f32 and of one shape: what the two-input kernels cover (burn's
+/// ops take the rest, broadcasting included).
+fn same_f32(a: &FlexTensor, b: &FlexTensor) -> bool {
+    is_f32(a) && is_f32(b) && a.shape() == b.shape()
 }
 
 // ---- autodiff -----------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 //! What an autoencoder learns: to reconstruct its input, optionally from a corrupted input
 //! (denoising) and optionally over several reconstructions fed back (iterative autoencoding).
 
-use crate::kernels::sigmoid;
 use burn::prelude::*;
 
 use super::engine::Objective;
 use super::loss::reconstruction_loss;
 use crate::data::{Images, NoiseStack, images_to_pixels, images_to_tensor};
+use crate::kernels::sigmoid;
 use crate::model::{Autoencoder, LossKind, TrainSpec};
 
 /// Reconstruct clean images under `loss`.

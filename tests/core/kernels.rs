@@ -261,71 +261,39 @@ fn pointwise_kernels_match_burn() {
     };
     let r = Tensor::<3>::random([4, 9, 7], Distribution::Normal(0.0, 1.0), &device);
 
-    let (ours, burns) = (
-        kernels::sigmoid(z.clone()),
-        burn::tensor::activation::sigmoid(z.clone()),
-    );
-    assert_close("sigmoid", &case, ours.clone(), burns.clone());
-    let (g_ours, g_burn) = (
-        (ours * r.clone()).sum().backward(),
-        (burns * r.clone()).sum().backward(),
-    );
-    assert_close(
-        "sigmoid grad",
-        &case,
-        z.grad(&g_ours).unwrap(),
-        z.grad(&g_burn).unwrap(),
-    );
+    // Values, then the gradients of a random projection with respect to each input of `wrt`.
+    let check = |what: &str, ours: Tensor<3>, burns: Tensor<3>, wrt: &[(&str, &Tensor<3>)]| {
+        assert_close(what, &case, ours.clone(), burns.clone());
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_burn = (burns * r.clone()).sum().backward();
+        for (name, x) in wrt {
+            let (ours, burns) = (x.grad(&g_ours).unwrap(), x.grad(&g_burn).unwrap());
+            assert_close(&format!("{what}: {name} grad"), &case, ours, burns);
+        }
+    };
+    let logits = [("logits", &z)];
+
+    let burns = burn::tensor::activation::sigmoid(z.clone());
+    check("sigmoid", kernels::sigmoid(z.clone()), burns, &logits);
 
     let softplus = z.clone().abs().neg().exp().log1p();
     let burns = z.clone().clamp_min(0.0) - z.clone() * t.clone() + softplus;
     let ours = kernels::bce_logits(z.clone(), t.clone());
-    assert_close("bce", &case, ours.clone(), burns.clone());
-    let (g_ours, g_burn) = (
-        (ours * r.clone()).sum().backward(),
-        (burns * r.clone()).sum().backward(),
-    );
-    assert_close(
-        "bce logits grad",
-        &case,
-        z.grad(&g_ours).unwrap(),
-        z.grad(&g_burn).unwrap(),
-    );
-    assert_close(
-        "bce target grad",
-        &case,
-        t.grad(&g_ours).unwrap(),
-        t.grad(&g_burn).unwrap(),
-    );
+    check("bce", ours, burns, &[("logits", &z), ("target", &t)]);
 
     for slope in [0.2, 0.01, 0.0] {
-        let (ours, burns) = (
-            kernels::leaky_relu(z.clone(), slope),
-            burn::tensor::activation::leaky_relu(z.clone(), slope),
-        );
-        assert_close("leaky relu", &case, ours.clone(), burns.clone());
-        let g_ours = (ours * r.clone()).sum().backward();
-        let g_burn = (burns * r.clone()).sum().backward();
-        let what = format!("leaky relu grad, slope {slope}");
-        assert_close(
-            &what,
-            &case,
-            z.grad(&g_ours).unwrap(),
-            z.grad(&g_burn).unwrap(),
-        );
+        let burns = burn::tensor::activation::leaky_relu(z.clone(), slope);
+        let ours = kernels::leaky_relu(z.clone(), slope);
+        check(&format!("leaky relu, slope {slope}"), ours, burns, &logits);
     }
 
     // Each graph its own copy of the input (a backward consumes its graph).
     let positive = || z.clone().abs() + 1e-3;
-    let (ours, burns) = (kernels::sqrt(positive()), positive().sqrt());
-    assert_close("sqrt", &case, ours.clone(), burns.clone());
-    let g_ours = (ours * r.clone()).sum().backward();
-    let g_burn = (burns * r.clone()).sum().backward();
-    assert_close(
-        "sqrt grad",
-        &case,
-        z.grad(&g_ours).unwrap(),
-        z.grad(&g_burn).unwrap(),
+    check(
+        "sqrt",
+        kernels::sqrt(positive()),
+        positive().sqrt(),
+        &logits,
     );
 
     // The target alone untracked (the usual case) still gives the logits' gradient.
