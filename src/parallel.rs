@@ -44,6 +44,39 @@ pub fn run_all<T: Send, R: Send>(items: Vec<T>, work: impl Fn(usize, T) -> R + S
         .collect()
 }
 
+/// As [`run_all`], with each item on a thread of its own when the pool has a thread for each and
+/// the caller is outside it (the training loop's thread). Why: state a layer keeps per thread,
+/// as burn's batch norm does for its running statistics (`RunningState`, averaged over threads
+/// when read), must see one update per item to come out the same whichever thread ran what;
+/// two items on one thread would update it one after the other instead.
+pub fn run_each_on_own_thread<T: Send, R: Send>(
+    items: Vec<T>,
+    work: impl Fn(usize, T) -> R + Sync,
+) -> Vec<R> {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+    if items.len() > 1
+        && items.len() <= rayon::current_num_threads()
+        && rayon::current_thread_index().is_none()
+    {
+        use std::sync::Mutex;
+        let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+        // Every pool thread runs this once, by index; those past the items find nothing.
+        return rayon::broadcast(|context| {
+            let i = context.index();
+            let item = slots.get(i).and_then(|slot| {
+                slot.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .take()
+            });
+            item.map(|item| work(i, item))
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    }
+    run_all(items, work)
+}
+
 /// How many pieces work on `device` is worth splitting into so that each thread takes one: the
 /// pool's threads on the CPU backend (flex), 1 on a GPU (which parallelises each op itself).
 pub fn cpu_pieces(device: &Device) -> usize {

@@ -6,7 +6,7 @@
 //! first: a seeded run would not repeat. So a shard draws one seed from the backend's generator
 //! (in shard order, on the calling thread) and runs its forward pass inside [`with_masks_from`],
 //! where [`apply`] draws each mask from a stream seeded by it. Outside it (one pass per batch,
-//! GPUs, GAN nets) [`apply`] is burn's. The layer modules stay burn's, so model files are
+//! GPUs) [`apply`] is burn's. The layer modules stay burn's, so model files are
 //! unchanged.
 
 use std::cell::RefCell;

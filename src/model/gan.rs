@@ -640,7 +640,7 @@ impl Discriminator {
         let last = self.linear.len() - 1;
         for (i, (linear, dropout)) in self.linear.iter().zip(&self.dropout).enumerate() {
             if i == last {
-                let mut out = linear.forward(dropout.forward(h.clone()));
+                let mut out = linear.forward(super::dropout::apply(dropout, h.clone()));
                 if let Some(stddev) = &self.stddev {
                     out = out + stddev.forward(group_spread(h.clone(), group));
                 }
@@ -649,7 +649,7 @@ impl Discriminator {
             h = act(
                 self.activation,
                 self.leak,
-                linear.forward(dropout.forward(h)),
+                linear.forward(super::dropout::apply(dropout, h)),
             );
         }
         unreachable!("a discriminator has at least one linear layer")
@@ -697,7 +697,7 @@ impl Generator {
             Conditioning::Concat => Tensor::cat(vec![embed(classes), noise], 1),
         };
         for (i, (linear, dropout)) in self.linear.iter().zip(&self.dropout).enumerate() {
-            h = linear.forward(dropout.forward(h));
+            h = linear.forward(super::dropout::apply(dropout, h));
             if let Some(norm) = self.norm_linear.get(i) {
                 h = norm.forward(h);
             }

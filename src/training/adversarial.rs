@@ -50,11 +50,13 @@ use super::average::Average;
 use super::classify::{cross_entropy, labels_to_tensor};
 use super::engine::Learner;
 use super::loss::reconstruction_loss;
+use super::shards::{run_shards, sum_shards};
 use crate::data::{Images, images_to_tensor};
 use crate::model::gan::{BURST_EVERY, BURST_START};
 use crate::model::{
     CLASSES, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, Generator, LossKind, stddev_group,
 };
+use crate::parallel::{batch_ranges, cpu_pieces};
 use crate::quality::{Quality, Reference, judge};
 
 /// Mean binary cross-entropy of `logits` against a constant `target`.
@@ -479,6 +481,8 @@ pub struct Adversarial {
     /// Real batches ordered by digit, fakes drawn for their digits (minibatch deviation of a
     /// conditional GAN: module docs).
     paired: bool,
+    /// The discriminator reads the minibatch deviation (its groups must stay within a shard).
+    minibatch_std: bool,
     constraint: Constraint,
     /// `wgan-gp`: the weight of the gradient penalty in the critic's loss.
     penalty: Option<f64>,
@@ -544,6 +548,7 @@ impl Adversarial {
         Ok(Self {
             losses: GanLosses::of(spec),
             paired: spec.minibatch_std && spec.kind.conditional(),
+            minibatch_std: spec.minibatch_std,
             sampler: Sampler::new(spec, seed),
             optim_g: optimizer(t.optimizer),
             optim_d: optimizer(t.optimizer),
@@ -652,6 +657,128 @@ impl Adversarial {
     }
 }
 
+/// A batch's rows cut into shards (one per CPU thread, `training/shards.rs`): groups of `group`
+/// consecutive rows (the minibatch deviation's groups, which must not straddle shards) dealt in
+/// turn, so each shard holds every part of a batch ordered by digit; one shard for a batch too
+/// small to split (fewer than [`MIN_PIECE`](crate::parallel::MIN_PIECE) rows a shard).
+pub fn deal_groups(n: usize, pieces: usize, group: usize) -> Vec<Vec<usize>> {
+    let k = batch_ranges(n, pieces).len();
+    let mut shards = vec![Vec::with_capacity(n / k + group); k];
+    for (g, start) in (0..n).step_by(group.max(1)).enumerate() {
+        shards[g % k].extend(start..(start + group).min(n));
+    }
+    shards
+}
+
+/// Picks a shard's rows out of a tensor drawn for the whole batch (all of them for one shard).
+struct Rows(Option<Tensor<1, Int>>);
+
+impl Rows {
+    fn new(rows: &[usize], n: usize, device: &Device) -> Self {
+        let all = rows.len() == n;
+        Self((!all).then(|| {
+            let picked: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+            Tensor::from_data(TensorData::new(picked, [rows.len()]), device)
+        }))
+    }
+
+    fn of<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+        match &self.0 {
+            Some(rows) => t.select(0, rows.clone()),
+            None => t,
+        }
+    }
+
+    fn of_int(&self, t: Tensor<1, Int>) -> Tensor<1, Int> {
+        match &self.0 {
+            Some(rows) => t.select(0, rows.clone()),
+            None => t,
+        }
+    }
+}
+
+/// What one shard of a GAN step starts from: its copies of the nets (the discriminator on its
+/// turn only), its real digits and labels, its noise, digits to draw and penalty points, and its
+/// share of the batch (each loss is weighted by it, so the shards' gradients sum to the batch's).
+struct ShardInput {
+    generator: Generator,
+    discriminator: Option<Discriminator>,
+    real: Option<(Tensor<4>, Tensor<1, Int>)>,
+    noise: Tensor<2>,
+    classes: Option<Tensor<1, Int>>,
+    penalty: Option<(f64, Tensor<1>)>,
+    share: f64,
+}
+
+/// A shard's fakes, kept (with the generator's graph on its turn) for the generator's step.
+struct ShardFakes {
+    generator: Generator,
+    fake: Tensor<4>,
+    classes: Option<Tensor<1, Int>>,
+    share: f64,
+}
+
+/// `loss` weighted by a shard's share of the batch (untouched for the whole batch).
+fn shared(loss: Tensor<1>, share: f64) -> Tensor<1> {
+    if share == 1.0 { loss } else { loss * share }
+}
+
+impl ShardInput {
+    /// The shard's fakes, and on the discriminator's turn its gradients and weighted loss.
+    fn discriminator_step(
+        self,
+        losses: &GanLosses,
+    ) -> (ShardFakes, Option<(GradientsParams, Tensor<1>)>) {
+        let fake = self.generator.forward(self.noise, self.classes.clone());
+        let d_step = self.discriminator.map(|d| {
+            let (real, labels) = self.real.expect("real digits on the discriminator's turn");
+            let mut loss = losses.discriminator(
+                &d,
+                real.clone(),
+                labels,
+                fake.clone().detach(),
+                self.classes.clone(),
+            );
+            if let Some((weight, at)) = self.penalty {
+                // WGAN-GP's points: each on the line from a fake to a real digit, at a uniform
+                // random place.
+                let at = at.reshape([real.dims()[0], 1, 1, 1]);
+                let points = real * at.clone() + fake.clone().detach() * (at.neg() + 1.0);
+                loss = loss + gradient_penalty(&d, points.detach(), PENALTY_STEP) * weight;
+            }
+            let loss = shared(loss, self.share);
+            let reported = loss.clone().detach();
+            (GradientsParams::from_grads(loss.backward(), &d), reported)
+        });
+        let fakes = ShardFakes {
+            generator: self.generator,
+            fake,
+            classes: self.classes,
+            share: self.share,
+        };
+        (fakes, d_step)
+    }
+}
+
+impl ShardFakes {
+    /// The generator's gradients and weighted loss through `critic` (updated, outside the graph).
+    fn generator_step(
+        self,
+        losses: &GanLosses,
+        critic: &Discriminator,
+    ) -> (GradientsParams, Tensor<1>) {
+        let loss = shared(
+            losses.generator(critic, self.fake, self.classes),
+            self.share,
+        );
+        let reported = loss.clone().detach();
+        (
+            GradientsParams::from_grads(loss.backward(), &self.generator),
+            reported,
+        )
+    }
+}
+
 impl Learner for Adversarial {
     type Model = Gan;
 
@@ -712,49 +839,80 @@ impl Learner for Adversarial {
         };
         let d_turn = t.is_multiple_of(self.u_d) || self.last_d.is_none();
         let g_turn = self.generator_turn(t);
+        // Everything random is drawn here for the whole batch, in one pass's order, and then
+        // dealt to the shards: a seed draws the same digits on any number of threads.
+        let classes = self.fake_classes(images, indices, device);
+        let noise = self.sampler.noise(n, device);
+        let penalty = match self.penalty {
+            Some(weight) if d_turn => Some((weight, self.sampler.uniform(n, device))),
+            _ => None,
+        };
+
         // One batch of fakes serves both steps (as PyTorch's DCGAN example does): the
         // discriminator learns from it detached, then the generator learns through the
         // updated discriminator from the same graph (its own weights have not moved yet).
         // When the generator does not learn on this batch, its pass is not recorded: a graph
         // that no backward pass reads stays in autodiff's memory until the generator's next
         // backward pass, 100 of them in a `critic_bursts` burst.
-        let classes = self.fake_classes(images, indices, device);
-        let generator = if g_turn {
-            model.generator.clone()
+        let group = if self.minibatch_std {
+            stddev_group(n)
         } else {
-            model.generator.clone().no_grad()
+            1
         };
-        let (fake, classes) = self.sample_for(&generator, n, classes, device);
+        let plan = deal_groups(n, cpu_pieces(device), group);
+        let single = plan.len() == 1;
+        // Each shard learns on its own copy of the nets (same parameter ids, its own autodiff
+        // leaves: `training/shards.rs`), made before `run_shards` draws the mask seeds.
+        let own = |module_turn: bool, g: Generator| match (module_turn, single) {
+            (false, _) => g.no_grad(),
+            (true, true) => g,
+            (true, false) => g.fork(device),
+        };
+        let shards: Vec<ShardInput> = plan
+            .iter()
+            .map(|rows| {
+                let pick = |at: &[usize]| at.iter().map(|&r| indices[r]).collect::<Vec<_>>();
+                let take = Rows::new(rows, n, device);
+                ShardInput {
+                    generator: own(g_turn, model.generator.clone()),
+                    discriminator: d_turn.then(|| {
+                        let d = model.discriminator.clone();
+                        if single { d } else { d.fork(device) }
+                    }),
+                    real: d_turn.then(|| {
+                        let at = pick(rows);
+                        (
+                            images_to_tensor(images, &at, device),
+                            labels_to_tensor(images, &at, device),
+                        )
+                    }),
+                    noise: take.of(noise.clone()),
+                    classes: classes.clone().map(|c| take.of_int(c)),
+                    penalty: penalty.clone().map(|(w, u)| (w, take.of(u))),
+                    share: rows.len() as f64 / n as f64,
+                }
+            })
+            .collect();
+
+        let losses = self.losses;
+        let made = run_shards(shards, device, |shard| shard.discriminator_step(&losses));
+        let (fakes, d_grads): (Vec<ShardFakes>, Vec<_>) = made.into_iter().unzip();
         if d_turn {
-            let real = images_to_tensor(images, indices, device);
-            let labels = labels_to_tensor(images, indices, device);
-            let mut loss = self.losses.discriminator(
-                &model.discriminator,
-                real.clone(),
-                labels,
-                fake.clone().detach(),
-                classes.clone(),
-            );
-            if let Some(weight) = self.penalty {
-                // WGAN-GP's points: each on the line from a fake to a real digit, at a uniform
-                // random place.
-                let at = self.sampler.uniform(n, device).reshape([n, 1, 1, 1]);
-                let points = real * at.clone() + fake.clone().detach() * (at.neg() + 1.0);
-                loss = loss
-                    + gradient_penalty(&model.discriminator, points.detach(), PENALTY_STEP)
-                        * weight;
-            }
-            self.last_d = Some(loss.clone().detach());
-            let grads = GradientsParams::from_grads(loss.backward(), &model.discriminator);
+            let d_grads = d_grads.into_iter().flatten().collect();
+            let (grads, loss) = sum_shards(&model.discriminator, d_grads);
+            self.last_d = Some(loss);
             let d = self.optim_d.step(self.lr_d, model.discriminator, grads);
             model.discriminator = self.constrain(d);
         }
         if g_turn {
             // The discriminator only passes the gradient through: its own weights need none.
             let critic = model.discriminator.clone().no_grad();
-            let loss = self.losses.generator(&critic, fake, classes);
-            self.last_g = Some(loss.clone().detach());
-            let grads = GradientsParams::from_grads(loss.backward(), &model.generator);
+            let shards = fakes.into_iter().map(|f| (f, critic.clone())).collect();
+            let g_grads = run_shards(shards, device, |(fakes, critic)| {
+                fakes.generator_step(&losses, &critic)
+            });
+            let (grads, loss) = sum_shards(&model.generator, g_grads);
+            self.last_g = Some(loss);
             model.generator = self.optim_g.step(self.lr_g, model.generator, grads);
             if let Some(decay) = self.average_decay {
                 self.average
@@ -841,6 +999,33 @@ mod tests {
         );
         assert_eq!(gaps[BURST_EVERY - 1], 4);
         assert!(gaps[BURST_EVERY..].iter().all(|&g| g == 2));
+    }
+
+    #[test]
+    fn shards_get_whole_groups_dealt_in_turn() {
+        // 96 rows in groups of 4 on 2 threads: groups 0, 2, 4, ... and 1, 3, 5, ...
+        let two = deal_groups(96, 2, 4);
+        assert_eq!(two.len(), 2);
+        assert_eq!(&two[0][..8], &[0, 1, 2, 3, 8, 9, 10, 11]);
+        assert_eq!(&two[1][..4], &[4, 5, 6, 7]);
+        for (pieces, group, n) in [(3, 4, 96), (2, 1, 101), (4, 2, 130), (2, 4, 70)] {
+            let shards = deal_groups(n, pieces, group);
+            let mut all: Vec<usize> = shards.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..n).collect::<Vec<_>>(), "every row once");
+            for shard in &shards {
+                // A group never straddles two shards.
+                for rows in shard.chunks(group) {
+                    assert_eq!(rows[0] % group, 0, "{shards:?}");
+                    assert!(rows.windows(2).all(|w| w[1] == w[0] + 1));
+                }
+            }
+            let sizes: Vec<usize> = shards.iter().map(Vec::len).collect();
+            let spread = sizes.iter().max().unwrap() - sizes.iter().min().unwrap();
+            assert!(spread <= group, "{sizes:?}");
+        }
+        // Too small a batch to split: one shard, in order.
+        assert_eq!(deal_groups(40, 2, 4), vec![(0..40).collect::<Vec<_>>()]);
     }
 
     #[test]

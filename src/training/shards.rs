@@ -24,7 +24,7 @@ use burn::tensor::Distribution;
 use super::engine::Objective;
 use crate::data::Images;
 use crate::model::dropout::with_masks_from;
-use crate::parallel::{batch_ranges, run_all};
+use crate::parallel::{batch_ranges, run_each_on_own_thread};
 
 /// The gradients of `objective`'s mean training loss of `model` on `images[indices]`, and that
 /// loss (detached), with the batch cut into at most `pieces` shards run at once (one pass for one
@@ -52,38 +52,66 @@ pub fn gradients<O: Objective>(
     // The forks first: a fresh model's parameters are initialised (drawn from the backend's
     // generator) on first use, here, so they are drawn before the mask seeds, as in one pass.
     let forks: Vec<O::Model> = ranges.iter().map(|_| model.clone().fork(device)).collect();
-    let seeds = mask_seeds(ranges.len(), device);
     let shards: Vec<_> = ranges
         .into_iter()
-        .zip(forks.into_iter().zip(seeds))
-        .map(|(range, (fork, seed))| {
+        .zip(forks)
+        .map(|(range, fork)| {
             let share = range.len() as f64 / n;
             let batch = objective.batch(images, &indices[range], device, true);
-            (fork, batch, share, seed)
+            (fork, batch, share)
         })
         .collect();
 
     let objective = &*objective;
-    let results = run_all(shards, |_, (fork, batch, share, seed)| {
-        let loss = with_masks_from(seed, || objective.batch_loss(&fork, batch)) * share;
+    let results = run_shards(shards, device, |(fork, batch, share)| {
+        let loss = objective.batch_loss(&fork, batch) * share;
         let reported = loss.clone().detach();
         (
             GradientsParams::from_grads(loss.backward(), &fork),
             reported,
         )
     });
+    sum_shards(model, results)
+}
 
-    // Summed in shard order, so the result does not depend on which thread finished first.
-    let mut sum = GradientsAccumulator::new();
-    let mut total: Option<Tensor<1>> = None;
-    for (grads, reported) in results {
-        sum.accumulate(model, grads);
-        total = Some(match total {
-            Some(t) => t + reported,
-            None => reported,
-        });
+/// `work(shard)` for every shard: on the calling thread for one; for more, at once, each on its
+/// own thread with its own dropout-mask stream (seeded from the backend's generator in shard
+/// order, so a seeded run repeats). The results in shard order.
+pub fn run_shards<T: Send, R: Send>(
+    shards: Vec<T>,
+    device: &Device,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    if shards.len() == 1 {
+        return shards.into_iter().map(work).collect();
     }
-    (sum.grads(), total.expect("at least two shards"))
+    let seeds = mask_seeds(shards.len(), device);
+    let seeded = shards.into_iter().zip(seeds).collect();
+    run_each_on_own_thread(seeded, |_, (shard, seed)| {
+        with_masks_from(seed, || work(shard))
+    })
+}
+
+/// The shards' gradients (each of its share of the batch's mean loss) summed for `model`, and
+/// their reported losses summed: the whole batch's. Summed in shard order, so the result does not
+/// depend on which thread finished first.
+pub fn sum_shards<M: Module>(
+    model: &M,
+    results: Vec<(GradientsParams, Tensor<1>)>,
+) -> (GradientsParams, Tensor<1>) {
+    let mut results = results.into_iter();
+    let (first, mut total) = results.next().expect("at least one shard");
+    let mut rest = results.peekable();
+    if rest.peek().is_none() {
+        return (first, total);
+    }
+    let mut sum = GradientsAccumulator::new();
+    sum.accumulate(model, first);
+    for (grads, reported) in rest {
+        sum.accumulate(model, grads);
+        total = total + reported;
+    }
+    (sum.grads(), total)
 }
 
 /// One dropout-mask seed per shard, drawn from the backend's generator (so they follow the run's

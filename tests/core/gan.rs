@@ -913,3 +913,71 @@ fn the_generators_running_average_blends_every_float_and_is_what_a_run_keeps() {
         floats(&model.generator)
     );
 }
+
+/// A GAN step cut into shards (one per CPU thread, `training/shards.rs`) learns as one pass over
+/// the whole batch does: a seeded first step (both nets learn) on pools of 1, 2 and 3 threads
+/// moves every weight of both nets alike, for the paired conditional GAN with the minibatch
+/// deviation (its groups dealt whole to the shards) and for the critic's gradient penalty.
+/// Without batch norm: with it each shard normalises by its own statistics.
+#[test]
+fn a_gan_step_in_shards_moves_the_weights_as_one_pass_does() {
+    use latentlab::training::Learner;
+    let _rng = rng_shared();
+    let device = Device::flex();
+    let autodiff = device.clone().autodiff();
+    let images = mnist().train.take(96);
+    let batch: Vec<usize> = (0..96).collect();
+    for kind in [GanKind::Acgan, GanKind::WganGp] {
+        let mut spec = GanSpec::ours(kind);
+        spec.batch_norm = false;
+        let start = Gan::new(&spec, &autodiff).unwrap();
+        let before = floats(&start); // also draws the lazily initialised weights, once
+        let step_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut learner = Adversarial::new(&spec, 3, &device).unwrap();
+                let (model, losses) = learner.step(start.clone(), &images, &batch, &autodiff);
+                (
+                    floats(&model),
+                    losses.into_data().try_to_vec::<f32>().unwrap(),
+                )
+            })
+        };
+        let (whole, whole_losses) = step_on(1);
+        let moved = whole.iter().zip(&before).filter(|(a, b)| a != b).count();
+        assert!(
+            moved > whole.len() / 2,
+            "{kind:?}: the step moved {moved} floats"
+        );
+        for threads in [2, 3] {
+            let (sharded, losses) = step_on(threads);
+            // Adam's first step moves a weight by up to the rate (1e-4 to 2e-4) whatever the
+            // gradient's size; float rounding of the summed shards moves it by far less (an ulp
+            // or two of weights near 1). Except where the whole batch's gradient is 0 but for
+            // rounding (the critic's output bias under the Wasserstein loss: real and fake
+            // terms cancel): Adam scales that noise up to the rate, in either direction. A
+            // shard's gradient lost or miscounted would move most weights by about the rate.
+            let off = whole
+                .iter()
+                .zip(&sharded)
+                .filter(|(a, b)| (*a - *b).abs() > 2e-6)
+                .count();
+            assert!(
+                off <= whole.len() / 1000,
+                "{kind:?} on {threads} threads: {off} of {} floats differ",
+                whole.len()
+            );
+            // The losses: the discriminator's before either net moved; the generator's after the
+            // discriminator's step (so off by what that output bias moved).
+            let [d, g] = [0, 1].map(|i| (whole_losses[i] - losses[i]).abs());
+            assert!(
+                d < 1e-5 * whole_losses[0].abs().max(1.0),
+                "{kind:?}: {losses:?} vs {whole_losses:?}"
+            );
+            assert!(g < 1e-3, "{kind:?}: {losses:?} vs {whole_losses:?}");
+        }
+    }
+}
