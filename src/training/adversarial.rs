@@ -718,6 +718,17 @@ struct ShardFakes {
     share: f64,
 }
 
+/// The copy of a learning net a shard works on: the net itself for one shard; for more, a fork
+/// (same parameter ids, its own autodiff leaves: `training/shards.rs`), made before
+/// `run_shards` draws the mask seeds.
+fn shard_copy<M: Module>(net: &M, single: bool, device: &Device) -> M {
+    if single {
+        net.clone()
+    } else {
+        net.clone().fork(device)
+    }
+}
+
 /// `loss` weighted by a shard's share of the batch (untouched for the whole batch).
 fn shared(loss: Tensor<1>, share: f64) -> Tensor<1> {
     if share == 1.0 { loss } else { loss * share }
@@ -861,24 +872,18 @@ impl Learner for Adversarial {
         };
         let plan = deal_groups(n, cpu_pieces(device), group);
         let single = plan.len() == 1;
-        // Each shard learns on its own copy of the nets (same parameter ids, its own autodiff
-        // leaves: `training/shards.rs`), made before `run_shards` draws the mask seeds.
-        let own = |module_turn: bool, g: Generator| match (module_turn, single) {
-            (false, _) => g.no_grad(),
-            (true, true) => g,
-            (true, false) => g.fork(device),
-        };
         let shards: Vec<ShardInput> = plan
             .iter()
             .map(|rows| {
                 let pick = |at: &[usize]| at.iter().map(|&r| indices[r]).collect::<Vec<_>>();
                 let take = Rows::new(rows, n, device);
                 ShardInput {
-                    generator: own(g_turn, model.generator.clone()),
-                    discriminator: d_turn.then(|| {
-                        let d = model.discriminator.clone();
-                        if single { d } else { d.fork(device) }
-                    }),
+                    generator: if g_turn {
+                        shard_copy(&model.generator, single, device)
+                    } else {
+                        model.generator.clone().no_grad()
+                    },
+                    discriminator: d_turn.then(|| shard_copy(&model.discriminator, single, device)),
                     real: d_turn.then(|| {
                         let at = pick(rows);
                         (
