@@ -626,17 +626,6 @@ impl Adversarial {
         device: &Device,
     ) -> (Tensor<4>, Option<Tensor<1, Int>>) {
         let classes = self.sampler.classes(n, device);
-        self.sample_for(generator, n, classes, device)
-    }
-
-    /// `n` generated images for the given digits (None: unconditional), from fresh noise.
-    fn sample_for(
-        &mut self,
-        generator: &Generator,
-        n: usize,
-        classes: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> (Tensor<4>, Option<Tensor<1, Int>>) {
         let images = generator.forward(self.sampler.noise(n, device), classes.clone());
         (images, classes)
     }
@@ -682,14 +671,7 @@ impl Rows {
         }))
     }
 
-    fn of<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
-        match &self.0 {
-            Some(rows) => t.select(0, rows.clone()),
-            None => t,
-        }
-    }
-
-    fn of_int(&self, t: Tensor<1, Int>) -> Tensor<1, Int> {
+    fn of<const D: usize, K: burn::tensor::kind::Basic>(&self, t: Tensor<D, K>) -> Tensor<D, K> {
         match &self.0 {
             Some(rows) => t.select(0, rows.clone()),
             None => t,
@@ -875,7 +857,6 @@ impl Learner for Adversarial {
         let shards: Vec<ShardInput> = plan
             .iter()
             .map(|rows| {
-                let pick = |at: &[usize]| at.iter().map(|&r| indices[r]).collect::<Vec<_>>();
                 let take = Rows::new(rows, n, device);
                 ShardInput {
                     generator: if g_turn {
@@ -885,14 +866,14 @@ impl Learner for Adversarial {
                     },
                     discriminator: d_turn.then(|| shard_copy(&model.discriminator, single, device)),
                     real: d_turn.then(|| {
-                        let at = pick(rows);
+                        let at: Vec<usize> = rows.iter().map(|&r| indices[r]).collect();
                         (
                             images_to_tensor(images, &at, device),
                             labels_to_tensor(images, &at, device),
                         )
                     }),
                     noise: take.of(noise.clone()),
-                    classes: classes.clone().map(|c| take.of_int(c)),
+                    classes: classes.clone().map(|c| take.of(c)),
                     penalty: penalty.clone().map(|(w, u)| (w, take.of(u))),
                     share: rows.len() as f64 / n as f64,
                 }

@@ -101,13 +101,12 @@ pub fn sum_shards<M: Module>(
 ) -> (GradientsParams, Tensor<1>) {
     let mut results = results.into_iter();
     let (first, mut total) = results.next().expect("at least one shard");
-    let mut rest = results.peekable();
-    if rest.peek().is_none() {
+    if results.len() == 0 {
         return (first, total);
     }
     let mut sum = GradientsAccumulator::new();
     sum.accumulate(model, first);
-    for (grads, reported) in rest {
+    for (grads, reported) in results {
         sum.accumulate(model, grads);
         total = total + reported;
     }
