@@ -304,7 +304,8 @@ fn replace<const D: usize>(
 }
 
 /// WGAN's weight clipping: every critic weight and bias into [-c, c], the layer norms' scales
-/// and shifts too (as the WGAN paper's code clamps every parameter).
+/// and shifts and the minibatch deviation's weight too (as the WGAN paper's code clamps every
+/// parameter).
 pub fn clip_weights(mut d: Discriminator, c: f64) -> Discriminator {
     for norm in d.norm.iter_mut() {
         norm.gamma = norm.gamma.take().map(|g| replace(g, |g| g.clamp(-c, c)));
@@ -314,7 +315,7 @@ pub fn clip_weights(mut d: Discriminator, c: f64) -> Discriminator {
         conv.weight = replace(conv.weight.clone(), |w| w.clamp(-c, c));
         conv.bias = conv.bias.take().map(|b| replace(b, |b| b.clamp(-c, c)));
     }
-    for linear in d.linear.iter_mut() {
+    for linear in d.linear.iter_mut().chain(d.stddev.iter_mut()) {
         linear.weight = replace(linear.weight.clone(), |w| w.clamp(-c, c));
         linear.bias = linear.bias.take().map(|b| replace(b, |b| b.clamp(-c, c)));
     }

@@ -407,24 +407,6 @@ fn minibatch_deviation_tells_a_collapsed_group_apart() {
     assert_eq!(stddev_group(7), 1);
 }
 
-fn all_weights(gan: &Gan) -> Vec<f32> {
-    let d = &gan.discriminator;
-    let mut out = Vec::new();
-    for c in &d.conv {
-        out.extend(c.weight.val().into_data().try_to_vec::<f32>().unwrap());
-    }
-    for l in &d.linear {
-        out.extend(l.weight.val().into_data().try_to_vec::<f32>().unwrap());
-    }
-    for n in &d.norm {
-        for p in [&n.gamma, &n.beta] {
-            let p = p.as_ref().expect("an affine layer norm");
-            out.extend(p.val().into_data().try_to_vec::<f32>().unwrap());
-        }
-    }
-    out
-}
-
 /// A `wgan` whose critic has layer norm (`critic_norm`, as its preset has now).
 fn wgan_with_critic_norm() -> GanSpec {
     let mut spec = GanSpec::ours(GanKind::Wgan);
@@ -491,11 +473,13 @@ fn tripling_the_second_conv_moves_scores_by(
 fn clipping_keeps_critic_weights_in_range_through_training() {
     let _rng = rng_shared();
     let device = Device::flex();
-    // With layer norm in the critic: its scales and shifts are clipped too.
-    let spec = wgan_with_critic_norm();
+    // With layer norm in the critic (its scales and shifts are clipped too) and the minibatch
+    // deviation (its weight and bias too): every parameter of the critic, biases included.
+    let mut spec = wgan_with_critic_norm();
+    spec.minibatch_std = true;
     let gan = Gan::new(&spec, &device).unwrap();
     assert!(
-        all_weights(&gan).iter().any(|w| w.abs() > 0.01),
+        floats(&gan.discriminator).iter().any(|w| w.abs() > 0.01),
         "not clipped before"
     );
     let clipped = clip_weights(gan.discriminator.clone(), 0.01);
@@ -503,7 +487,11 @@ fn clipping_keeps_critic_weights_in_range_through_training() {
         discriminator: clipped,
         generator: gan.generator,
     };
-    assert!(all_weights(&gan).iter().all(|w| w.abs() <= 0.01 + 1e-7));
+    assert!(
+        floats(&gan.discriminator)
+            .iter()
+            .all(|w| w.abs() <= 0.01 + 1e-7)
+    );
 
     // Every critic step of a WGAN run clips again.
     let (train_set, val) = mnist().train.take(320).split(0.2, 1).unwrap();
@@ -520,7 +508,7 @@ fn clipping_keeps_critic_weights_in_range_through_training() {
     ));
     assert_eq!(out.history.len(), 1);
     assert!(
-        all_weights(&out.model.valid())
+        floats(&out.model.valid().discriminator)
             .iter()
             .all(|w| w.abs() <= 0.01 + 1e-7)
     );
