@@ -442,12 +442,12 @@ fn scatter(grouped: &[f32], a_rows: usize, l: usize, g: usize, out: &mut [f32]) 
 }
 
 /// Runs at least this long (output columns) are copied run by run; shorter ones entry by entry
-/// through a table of taps. Per image, in ns, im2col / col2im by runs against taps (wasm in
-/// node, then native; `basic`'s layers): 7 x 7 positions (runs of 7) 3,821 / 5,220 against
-/// 1,743 / 3,503 in wasm and 2,910 / 2,517 against 1,759 / 2,758 natively; 3 x 3 4,535 / 3,193
-/// against 1,118 / 1,503 and 2,752 / 2,224 against 739 / 982; but 14 x 14 858 / 817 against
-/// 1,399 / 2,445 natively. A run costs a call, two slice checks and a vector loop's set-up,
-/// which a run of 3 or 7 floats does not repay.
+/// through a table of taps. Per image of `basic`'s layers, in ns, im2col and col2im by runs
+/// against by taps (README, "Im2col from a table of taps"): 7 x 7 positions (runs of 7) 3,943
+/// and 5,334 against 1,781 and 2,945 in wasm, 2,957 and 2,644 against 1,777 and 2,700 natively;
+/// 3 x 3 3,323 and 3,754 against 1,045 and 1,280 in wasm, 2,594 and 2,271 against 758 and 995
+/// natively; but 14 x 14 812 and 851 against 746 and 1,261 natively. A run costs a call, two
+/// slice checks and a vector loop's set-up, which a run of 3 or 7 floats does not repay.
 const LONG_RUN: usize = 12;
 
 /// A window's im2col and col2im, one image at a time, for one thread: run by run (a strided
@@ -501,6 +501,8 @@ impl<'w> Unfolder<'w> {
         };
         let pixels = self.win.pixels();
         self.padded[..pixels].copy_from_slice(image);
+        // The zero the padding's taps read (a col2im may have added onto it).
+        self.padded[pixels] = 0.0;
         let padded = &self.padded[..=pixels];
         let l = self.win.positions();
         for (r, row_taps) in taps.chunks_exact(l).enumerate() {
@@ -870,6 +872,9 @@ mod tests {
             }
             assert_eq!(x, y, "col2im of {win:?}");
             assert_ne!(x, images, "col2im added something");
+            // The same unfolder unfolds alike after a fold (which adds onto its zero).
+            by_taps.unfold_group(&images, (0, g), &mut b);
+            assert_eq!(a, b, "im2col after col2im of {win:?}");
         }
     }
 }
