@@ -453,6 +453,13 @@ impl SpectralNorm {
             let sigma = Self::linear_sigma(v, &w, iterations).clamp_min(1.0);
             linear.weight = replace(linear.weight.clone(), |w| w / sigma.reshape([1, 1]));
         }
+        // The minibatch deviation's weights (one input to the outputs): their norm is the
+        // layer's, so the critic's last layer stays within 1 as a whole.
+        if let Some(stddev) = d.stddev.as_mut() {
+            let w = stddev.weight.val().inner();
+            let sigma = w.square().sum().sqrt().clamp_min(1.0);
+            stddev.weight = replace(stddev.weight.clone(), |w| w / sigma.reshape([1, 1]));
+        }
         self.iterations = 1;
         d
     }

@@ -1013,3 +1013,25 @@ fn a_gan_step_in_shards_moves_the_weights_as_one_pass_does() {
         }
     }
 }
+
+/// The minibatch deviation's weights belong to the critic's last layer: the projection bounds
+/// them too (they start at norm 5 here).
+#[test]
+fn spectral_normalisation_bounds_the_minibatch_deviations_weight() {
+    let device = Device::flex().autodiff();
+    let mut spec = GanSpec::ours(GanKind::WganSn);
+    spec.minibatch_std = true;
+    let (spec, mut d) = tiny_critic(spec, 1.0, &device);
+    let stddev = d.stddev.as_mut().expect("built with the deviation");
+    stddev.weight = stddev
+        .weight
+        .clone()
+        .map(|w| (w.ones_like() * 5.0).require_grad());
+    let projected = SpectralNorm::new(&spec, &device).unwrap().project(d);
+    let w = projected.stddev.expect("kept").weight.val();
+    let norm: f32 = w.square().sum().sqrt().into_scalar();
+    assert!(
+        (norm - 1.0).abs() < 1e-5,
+        "the deviation's weight norm {norm}"
+    );
+}
