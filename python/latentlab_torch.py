@@ -51,13 +51,6 @@ def activation(name, leak=0.0):
     }[name]
 
 
-def max_min(x):
-    """MaxMin (GroupSort in pairs, latentlab's `group_sort`): the channel halves a and b of x
-    become [max(a, b), min(a, b)]."""
-    a, b = x.chunk(2, dim=1)
-    return torch.cat([torch.maximum(a, b), torch.minimum(a, b)], 1)
-
-
 def widths(arch, latent):
     """Flattened convolution output, the hidden widths, then `latent`."""
     chans = [1] + [c["channels"] for c in arch["conv"]]
@@ -186,14 +179,12 @@ def stddev_group(n):
 class Discriminator(Encoder):
     """The encoder's layers with the kind's outputs as its latent layer, LeakyReLU when the spec
     has a leak, layer norm (a group norm of one group) after every convolution but the first
-    when it has `critic_norm`, MaxMin as its activation when it has `group_sort`, and the
-    minibatch standard deviation as one more input of the last layer."""
+    when it has `critic_norm`, and the minibatch standard deviation as one more input of the
+    last layer."""
 
     def __init__(self, spec):
         outputs = OUTPUTS[spec["kind"]]
         super().__init__(dict(spec["arch"], decoder_dropout=0.0), outputs, spec.get("leak", 0.0))
-        if spec.get("group_sort", False):
-            self.act = max_min
         if spec.get("critic_norm", False):
             self.norm = nn.ModuleList(nn.GroupNorm(1, c["channels"]) for c in spec["arch"]["conv"][1:])
         if spec.get("minibatch_std", False):

@@ -237,14 +237,6 @@ pub struct GanSpec {
     /// batch norm: the critic rates a digit the same in a batch of fakes as beside real digits.
     #[serde(default)]
     pub critic_norm: bool,
-    /// The discriminator's activation is MaxMin (GroupSort in groups of 2, Anil et al. 2019:
-    /// channels paired, each pair's larger value first) in place of ReLU/LeakyReLU. It is
-    /// 1-Lipschitz and keeps a gradient's norm (it only permutes its entries), where LeakyReLU
-    /// shrinks every negative unit's: a critic of norm-bounded layers can then have the slope
-    /// 1 that the Wasserstein critic needs. Needs an even number of channels in every
-    /// convolution and of units in every hidden layer.
-    #[serde(default)]
-    pub group_sort: bool,
     /// The noise's scale when digits are drawn to judge or to show (`generate`, the sample grid,
     /// the page): the truncation trick, below 1 trading variety for cleaner digits. Training
     /// always draws N(0, 1).
@@ -384,17 +376,6 @@ impl GanSpec {
         if !(0.0..1.0).contains(&self.leak) {
             return train(format!("leak {} must be in [0, 1)", self.leak));
         }
-        if self.group_sort {
-            let widths = self.arch.conv.iter().map(|c| c.channels);
-            if let Some(odd) = widths
-                .chain(self.arch.hidden.iter().copied())
-                .find(|w| w % 2 == 1)
-            {
-                return train(format!(
-                    "group_sort pairs the discriminator's channels and units: {odd} is odd"
-                ));
-            }
-        }
         Ok(())
     }
 
@@ -443,7 +424,6 @@ impl GanSpec {
             leak: 0.0,
             minibatch_std: false,
             critic_norm: false,
-            group_sort: false,
             truncation: 1.0,
             rank: 1,
             train: GanTrain {
@@ -547,7 +527,6 @@ impl GanSpec {
             // judged max-prob 0.818, diversity 0.72x, Fréchet 167 after 20 minutes against
             // 0.743-0.781, 0.50-0.59x, 183-247 without (README, "GANs").
             critic_norm: kind == GanKind::Wgan,
-            group_sort: false,
             truncation: 1.0,
             // The unconditional kinds keep the best of 8 candidates by their discriminator: a
             // trained `gan` judged max-prob 0.882 drawn alone, 0.910 best of 4, 0.913 best of
@@ -597,18 +576,6 @@ fn act<const D: usize>(activation: Activation, leak: f64, x: Tensor<D>) -> Tenso
     }
 }
 
-/// MaxMin over dimension 1 (channels or units, an even number): the first half of the
-/// output holds max(a, b), the second min(a, b), for a and b the two halves of the input.
-pub fn max_min<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let half = x.dims()[1] / 2;
-    let a = x.clone().narrow(1, 0, half);
-    let b = x.narrow(1, half, half);
-    let a_lower = a.clone().lower(b.clone());
-    let max = a.clone().mask_where(a_lower.clone(), b.clone());
-    let min = b.mask_where(a_lower, a);
-    Tensor::cat(vec![max, min], 1)
-}
-
 /// The encoder's layers, read as a discriminator: images to [`GanKind::outputs`] numbers.
 #[derive(Module, Debug)]
 pub struct Discriminator {
@@ -624,9 +591,6 @@ pub struct Discriminator {
     activation: Activation,
     #[module(skip)]
     leak: f64,
-    /// MaxMin in place of the activation (`GanSpec::group_sort`).
-    #[module(skip)]
-    group_sort: bool,
 }
 
 /// The size of the groups the minibatch standard deviation is taken over, for a batch (or each
@@ -650,15 +614,6 @@ fn group_spread(h: Tensor<2>, group: usize) -> Tensor<2> {
 }
 
 impl Discriminator {
-    /// The activation after every layer but the last.
-    fn act<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if self.group_sort {
-            max_min(x)
-        } else {
-            act(self.activation, self.leak, x)
-        }
-    }
-
     /// [batch, 1, 28, 28] images in [0, 1] to [batch, outputs].
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let group = stddev_group(images.dims()[0]);
@@ -679,7 +634,7 @@ impl Discriminator {
             if let Some(norm) = i.checked_sub(1).and_then(|j| self.norm.get(j)) {
                 y = norm.forward(y);
             }
-            x = self.act(y);
+            x = act(self.activation, self.leak, y);
         }
         let mut h: Tensor<2> = x.flatten(1, 3);
         let last = self.linear.len() - 1;
@@ -691,7 +646,11 @@ impl Discriminator {
                 }
                 return (h, out);
             }
-            h = self.act(linear.forward(super::dropout::apply(dropout, h)));
+            h = act(
+                self.activation,
+                self.leak,
+                linear.forward(super::dropout::apply(dropout, h)),
+            );
         }
         unreachable!("a discriminator has at least one linear layer")
     }
@@ -857,7 +816,6 @@ impl Gan {
                     .then(|| LinearConfig::new(1, spec.kind.outputs()).init(device)),
                 activation: spec.arch.activation,
                 leak: spec.leak,
-                group_sort: spec.group_sort,
             },
         })
     }

@@ -11,7 +11,7 @@ pub use autoencoder::{Autoencoder, Decoder, Encoder};
 pub use classifier::{CLASSES, Classifier, ClassifierSpec, Unfreeze};
 pub use form::SpecForm;
 pub use gan::{
-    Conditioning, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, GanTrain, Generator, max_min,
+    Conditioning, Discriminator, Gan, GanKind, GanOptimizer, GanSpec, GanTrain, Generator,
     stddev_group,
 };
 pub use spec::{
