@@ -453,8 +453,9 @@ impl SpectralNorm {
             let sigma = Self::linear_sigma(v, &w, iterations).clamp_min(1.0);
             linear.weight = replace(linear.weight.clone(), |w| w / sigma.reshape([1, 1]));
         }
-        // The minibatch deviation's weights (one input to the outputs): their norm is the
-        // layer's, so the critic's last layer stays within 1 as a whole.
+        // The minibatch deviation's weights (one input to the outputs, exactly as one more
+        // input of the last layer): bounded to norm 1 on their own, apart from that layer's
+        // weights, so the last layer with the deviation stays within √2.
         if let Some(stddev) = d.stddev.as_mut() {
             let w = stddev.weight.val().inner();
             let sigma = w.square().sum().sqrt().clamp_min(1.0);
