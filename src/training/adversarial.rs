@@ -399,9 +399,16 @@ impl SpectralNorm {
                 (v, forward, adjoint)
             })
             .collect();
-        let linear = shapes.linear[..shapes.linear.len() - 1]
+        // The last layer reads one more input with the minibatch deviation (its weights are
+        // that input's row of the layer's matrix: `project`).
+        let last = shapes.linear.len() - 2;
+        let linear = shapes.linear[..=last]
             .iter()
-            .map(|&d_in| Tensor::random([1, d_in], normal, device))
+            .enumerate()
+            .map(|(i, &d_in)| {
+                let d_in = d_in + usize::from(i == last && spec.minibatch_std);
+                Tensor::random([1, d_in], normal, device)
+            })
             .collect();
         Ok(Self {
             conv,
@@ -448,18 +455,25 @@ impl SpectralNorm {
             let sigma = Self::conv_sigma(v, &w, forward, adjoint, iterations).clamp_min(1.0);
             conv.weight = replace(conv.weight.clone(), |w| w / sigma.reshape([1, 1, 1, 1]));
         }
-        for (linear, v) in d.linear.iter_mut().zip(self.linear.iter_mut()) {
+        let last = d.linear.len() - 1;
+        for (i, (linear, v)) in d.linear.iter_mut().zip(self.linear.iter_mut()).enumerate() {
+            // The minibatch deviation adds its one input to the last layer's outputs, exactly as
+            // one more input of that layer: its weights [1, outputs] are one more row of the
+            // layer's matrix [inputs, outputs], normalised with it, so the layer is 1-Lipschitz
+            // in all its inputs together (apart, each at norm 1, they would allow √2).
+            let deviation = d.stddev.as_mut().filter(|_| i == last);
             let w = linear.weight.val().inner();
-            let sigma = Self::linear_sigma(v, &w, iterations).clamp_min(1.0);
-            linear.weight = replace(linear.weight.clone(), |w| w / sigma.reshape([1, 1]));
-        }
-        // The minibatch deviation's weights (one input to the outputs, exactly as one more
-        // input of the last layer): bounded to norm 1 on their own, apart from that layer's
-        // weights, so the last layer with the deviation stays within √2.
-        if let Some(stddev) = d.stddev.as_mut() {
-            let w = stddev.weight.val().inner();
-            let sigma = w.square().sum().sqrt().clamp_min(1.0);
-            stddev.weight = replace(stddev.weight.clone(), |w| w / sigma.reshape([1, 1]));
+            let whole = match &deviation {
+                Some(stddev) => Tensor::cat(vec![w, stddev.weight.val().inner()], 0),
+                None => w,
+            };
+            let sigma = Self::linear_sigma(v, &whole, iterations)
+                .clamp_min(1.0)
+                .reshape([1, 1]);
+            linear.weight = replace(linear.weight.clone(), |w| w / sigma.clone());
+            if let Some(stddev) = deviation {
+                stddev.weight = replace(stddev.weight.clone(), |w| w / sigma);
+            }
         }
         self.iterations = 1;
         d

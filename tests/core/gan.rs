@@ -974,6 +974,9 @@ fn a_gan_step_in_shards_moves_the_weights_as_one_pass_does() {
 /// them too (they start at norm 5 here).
 #[test]
 fn spectral_normalisation_bounds_the_minibatch_deviations_weight() {
+    // The deviation is one more input of the critic's last layer: the projection must bound
+    // that layer's weights and the deviation's together (one output: the norm of the two
+    // weight vectors joined), not each on its own, and keep their ratio.
     let device = Device::flex().autodiff();
     let mut spec = GanSpec::ours(GanKind::WganSn);
     spec.minibatch_std = true;
@@ -983,11 +986,31 @@ fn spectral_normalisation_bounds_the_minibatch_deviations_weight() {
         .weight
         .clone()
         .map(|w| (w.ones_like() * 5.0).require_grad());
+    let last_norm = |d: &latentlab::model::Discriminator| -> f32 {
+        let w = d.linear.last().expect("a last layer").weight.val();
+        w.square().sum().sqrt().into_scalar()
+    };
+    let before = last_norm(&d);
+    assert!(before > 0.1, "the last layer has weights ({before})");
     let projected = SpectralNorm::new(&spec, &device).unwrap().project(d);
-    let w = projected.stddev.expect("kept").weight.val();
-    let norm: f32 = w.square().sum().sqrt().into_scalar();
+    let layer = last_norm(&projected);
+    let deviation: f32 = projected
+        .stddev
+        .as_ref()
+        .expect("kept")
+        .weight
+        .val()
+        .square()
+        .sum()
+        .sqrt()
+        .into_scalar();
+    let joined = (layer * layer + deviation * deviation).sqrt();
     assert!(
-        (norm - 1.0).abs() < 1e-5,
-        "the deviation's weight norm {norm}"
+        (joined - 1.0).abs() < 1e-4,
+        "the last layer with the deviation has norm {joined} (layer {layer}, deviation {deviation})"
+    );
+    assert!(
+        (deviation / layer - 5.0 / before).abs() < 1e-3 * (5.0 / before),
+        "both scaled alike: {deviation} / {layer} against 5 / {before}"
     );
 }
