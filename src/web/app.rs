@@ -84,14 +84,6 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     start_worker(state);
     expose_crash_hook();
-    // Once the worker is up, it loads the data the server offers.
-    Effect::new(move |_| {
-        if state.worker_ready.get() {
-            link::send(Request::LoadServedData {
-                base: "data/mnist".into(),
-            });
-        }
-    });
     view! {
         <header>
             <div class="brand">

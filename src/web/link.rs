@@ -19,15 +19,28 @@ const BUILD: &str = if cfg!(feature = "threads") {
     "webgpu"
 };
 
-/// Starts `worker.js` (which loads this same wasm module) and routes its messages to `on_response`.
+/// Starts `worker.js` (which runs this same wasm module) and routes its messages to `on_response`.
+/// The first time, it takes the worker index.html started before this module was compiled
+/// (`window.latentlabWorker`), which has been fetching MNIST meanwhile.
 pub fn spawn(
     on_response: impl Fn(Response) + 'static,
     on_error: impl Fn(String) + 'static,
 ) -> Result<(), String> {
-    let options = WorkerOptions::new();
-    options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options(&format!("./worker.js?build={BUILD}"), &options)
-        .map_err(|e| format!("cannot start the worker: {e:?}"))?;
+    let worker = match take_started() {
+        Some(worker) => worker,
+        None => {
+            let options = WorkerOptions::new();
+            options.set_type(WorkerType::Module);
+            Worker::new_with_options(&format!("./worker.js?build={BUILD}"), &options)
+                .map_err(|e| format!("cannot start the worker: {e:?}"))?
+        }
+    };
+    // The first message is this page's compiled module, which worker.js waits for: the worker
+    // instantiates it at once (5-10 ms) rather than fetching and compiling it, and it knows
+    // that the page now listens (it reports a failed start only after this message).
+    worker
+        .post_message(&wasm_bindgen::module())
+        .map_err(|e| format!("cannot hand the module to the worker: {e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match serde_wasm_bindgen::from_value::<Response>(event.data()) {
             Ok(response) => on_response(response),
@@ -49,6 +62,18 @@ pub fn spawn(
     on_fail.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker));
     Ok(())
+}
+
+/// The worker index.html started, once (a restarted worker is a new one).
+fn take_started() -> Option<Worker> {
+    let window = web_sys::window()?;
+    let key = JsValue::from_str("latentlabWorker");
+    let worker = js_sys::Reflect::get(&window, &key)
+        .ok()?
+        .dyn_into::<Worker>()
+        .ok()?;
+    let _ = js_sys::Reflect::delete_property(&window, &key);
+    Some(worker)
 }
 
 /// Stops the worker (a crashed one: its wasm instance cannot be trusted after a trap).

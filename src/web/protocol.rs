@@ -85,10 +85,6 @@ pub enum Request {
     /// Makes the worker panic: how the e2e test crashes it to check that the page reports the
     /// crash, restarts the worker and keeps the saved models (`window.latentlabCrashWorker()`).
     Panic,
-    /// Fetch the four gzip IDX files from `base` (e.g. "data/mnist").
-    LoadServedData {
-        base: String,
-    },
     /// Use IDX files the user picked or dropped.
     LoadFiles {
         files: Vec<NamedFile>,

@@ -73,7 +73,6 @@ pub struct Embedding {
 /// Every signal of the page, shared through leptos' context (all fields are `Copy` handles).
 #[derive(Clone, Copy)]
 pub struct AppState {
-    pub worker_ready: RwSignal<bool>,
     pub backend: RwSignal<Option<BackendStatus>>,
     pub data: RwSignal<DataState>,
     /// Sizes of the data the worker holds, once some has loaded.
@@ -150,7 +149,6 @@ pub struct AppState {
 impl AppState {
     pub fn new() -> Self {
         Self {
-            worker_ready: RwSignal::new(false),
             backend: RwSignal::new(None),
             data: RwSignal::new(DataState::Waiting),
             loaded: RwSignal::new(None),
@@ -244,8 +242,7 @@ impl AppState {
         } else {
             format!("{message}; the worker failed too often and was not restarted: reload the page")
         });
-        self.worker_ready.set(false);
-        // The new worker loads the data again (the served files, when it reports ready).
+        // The new worker loads the data again (the served files, as every worker does at start).
         self.data.set(DataState::Waiting);
         self.run.set(RunState::Idle);
         self.progress.set(None);
@@ -283,11 +280,9 @@ impl AppState {
     /// Folds a worker response into the state.
     pub fn apply(&self, response: Response) {
         match response {
-            Response::Ready { backend } => {
-                self.backend.set(Some(backend));
-                self.worker_ready.set(true);
+            Response::Ready { backend } | Response::Backend { backend } => {
+                self.backend.set(Some(backend))
             }
-            Response::Backend { backend } => self.backend.set(Some(backend)),
             Response::DataProgress {
                 file,
                 loaded,

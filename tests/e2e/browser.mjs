@@ -10,9 +10,12 @@ import { chromium } from 'playwright-core';
 export const targetDir = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/latentlab/target');
 export const latentlab = join(targetDir, 'release', 'latentlab');
 
-/** Serves the app and chromium on it; `close()` ends both and removes the profile. */
-export async function openApp({ webgpu, jsFlags }) {
-  const server = spawn(latentlab, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Serves the app (from `root`, default the current directory) and chromium on it; `close()` ends
+ * both and removes the profile.
+ */
+export async function openApp({ webgpu, jsFlags, root = '.' }) {
+  const server = spawn(latentlab, ['serve', '--port', '0', '--root', root], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     server.on('exit', (code) => reject(new Error(`latentlab serve exited (${code})`)));
     server.stdout.on('data', (chunk) => {

@@ -1,4 +1,5 @@
-//! MNIST in the worker: fetched from the server with progress, or from files the user gave.
+//! MNIST in the worker: fetched from the server with progress (worker.js starts those requests
+//! as the worker starts, while the page compiles its module), or from files the user gave.
 
 use std::rc::Rc;
 
@@ -14,20 +15,31 @@ use crate::data::Mnist;
 use crate::data::mnist::{FILE_NAMES, PIXELS};
 use crate::web::protocol::Response;
 
+/// Where the server offers MNIST, relative to the worker's script: every worker loads it as it
+/// starts. worker.js has requested the same URLs (`{SERVED}/{name}.gz` for each of
+/// [`FILE_NAMES`]) as it started; this loader fetches any that did not arrive.
+pub(super) const SERVED: &str = "data/mnist";
+
 impl Worker {
     pub(super) async fn load_served(&self, base: &str) {
         let mut files = Vec::new();
         for name in FILE_NAMES {
             let url = format!("{base}/{name}.gz");
-            match fetch_with_progress(&self.scope, &url, |loaded, total| {
+            let progress = |loaded, total| {
                 self.post(Response::DataProgress {
                     file: name.to_string(),
                     loaded,
                     total,
                 })
-            })
-            .await
-            {
+            };
+            let fetched = match prefetched(&self.scope, &url).await {
+                Some(bytes) => {
+                    progress(bytes.len() as u64, bytes.len() as u64);
+                    Ok(bytes)
+                }
+                None => fetch_with_progress(&self.scope, &url, progress).await,
+            };
+            match fetched {
                 Ok(bytes) => files.push((format!("{name}.gz"), bytes)),
                 Err(message) => return self.post(Response::DataError { message }),
             }
@@ -58,6 +70,19 @@ impl Worker {
             labels: ByteBuf::from(labels),
         });
     }
+}
+
+/// The bytes of `url` when worker.js fetched them as the worker started (its
+/// `latentlabPrefetched`, which hands each URL's bytes out once); `None` when it did not or
+/// its request failed, and the caller fetches the file itself (with progress and errors).
+async fn prefetched(scope: &DedicatedWorkerGlobalScope, url: &str) -> Option<Vec<u8>> {
+    let take: js_sys::Function = Reflect::get(scope, &"latentlabPrefetched".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: js_sys::Promise = take.call1(scope, &url.into()).ok()?.dyn_into().ok()?;
+    let buffer: js_sys::ArrayBuffer = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
 }
 
 /// Fetches `url` as bytes, reporting (loaded, total) as chunks arrive.

@@ -110,6 +110,12 @@ pub fn worker_main(pool: JsValue, cpu_threads: usize) {
     };
     scope.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget(); // lives as long as the worker
+    // The data the server offers, at once: worker.js has been fetching it since the worker
+    // started (while the page compiled the module), so this does not wait for the page.
+    spawn_local({
+        let worker = worker.clone();
+        async move { worker.load_served(data::SERVED).await }
+    });
     spawn_local(async move {
         let status = worker.choose_initial_backend().await;
         *worker.status.borrow_mut() = status.clone();
@@ -153,10 +159,7 @@ impl Worker {
     }
 
     async fn run(self: Rc<Self>, request: Request) {
-        let loads_data = matches!(
-            request,
-            Request::LoadServedData { .. } | Request::LoadFiles { .. }
-        );
+        let loads_data = matches!(request, Request::LoadFiles { .. });
         if !loads_data && let Err(e) = wasm_bindgen_futures::JsFuture::from(self.pool.clone()).await
         {
             return self.error(format!(
@@ -165,7 +168,6 @@ impl Worker {
             ));
         }
         match request {
-            Request::LoadServedData { base } => self.load_served(&base).await,
             Request::LoadFiles { files } => match Mnist::from_unordered(
                 files
                     .into_iter()
