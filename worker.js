@@ -21,12 +21,13 @@ const glue = import(threaded ? './pkg/threads/latentlab.js' : './pkg/latentlab.j
 // MNIST's four gzip files, requested at once while the page compiles its module and read whole;
 // Rust's loader (src/web/worker/data.rs) takes each URL's bytes from here once and fetches
 // itself any that are missing or failed. The names are `FILE_NAMES` of src/data/mnist.rs, under
-// `SERVED` (data.rs). They stay compressed until Rust inflates them: inflated here, by the
+// `SERVED` (data.rs). At low priority: on a slow network the page's module comes first. They
+// stay compressed until Rust inflates them: inflated here, by the
 // browser's DecompressionStream, the 47 MB of training images held up this thread (and the
 // module's start) longer than they saved (README, "Size and start").
 const prefetch = new Map(['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
   .map((name) => `data/mnist/${name}.gz`)
-  .map((url) => [url, fetch(url).then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null)]));
+  .map((url) => [url, fetch(url, { priority: 'low' }).then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null)]));
 self.latentlabPrefetched = (url) => {
   const bytes = prefetch.get(url) ?? null;
   prefetch.delete(url);

@@ -376,6 +376,14 @@ impl GanSpec {
         if !(0.0..1.0).contains(&self.leak) {
             return train(format!("leak {} must be in [0, 1)", self.leak));
         }
+        // The penalty's slope is taken image by image (`training::gradient_penalty`), which a
+        // score that also reads the other images of a group would falsify.
+        if self.kind == GanKind::WganGp && self.minibatch_std {
+            return train(
+                "wgan-gp's gradient penalty needs each image's score alone: no minibatch_std"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -894,7 +902,10 @@ impl Gan {
                 let noise = noise.clone().slice([rows.clone(), 0..dim]);
                 let classes = classes.clone().map(|c| c.narrow(0, rows.start, rows.len()));
                 let images = self.generator.forward(noise, classes.clone());
-                let outputs = self.discriminator.forward(images.clone());
+                // One minibatch-deviation group per digit's candidates: they share its offset,
+                // so the ranking is by each candidate's own score (in groups of 4 a candidate
+                // would also be rated by the spread of the 3 it happened to be grouped with).
+                let outputs = self.discriminator.forward_grouped(images.clone(), rank);
                 let best = kind
                     .realness(outputs, classes)
                     .reshape([end - start, rank])

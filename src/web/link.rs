@@ -37,10 +37,13 @@ pub fn spawn(
     };
     // The first message is this page's compiled module, which worker.js waits for: the worker
     // instantiates it at once (5-10 ms) rather than fetching and compiling it, and it knows
-    // that the page now listens (it reports a failed start only after this message).
-    worker
-        .post_message(&wasm_bindgen::module())
-        .map_err(|e| format!("cannot hand the module to the worker: {e:?}"))?;
+    // that the page now listens (it reports a failed start only after this message). Where
+    // the module cannot be posted, `null` tells it to fetch and compile the module itself.
+    if worker.post_message(&wasm_bindgen::module()).is_err() {
+        worker
+            .post_message(&JsValue::NULL)
+            .map_err(|e| format!("cannot start the worker: {e:?}"))?;
+    }
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match serde_wasm_bindgen::from_value::<Response>(event.data()) {
             Ok(response) => on_response(response),
@@ -64,7 +67,8 @@ pub fn spawn(
     Ok(())
 }
 
-/// The worker index.html started, once (a restarted worker is a new one).
+/// The worker index.html started, once (a restarted worker is a new one); `None` when it has
+/// already failed (index.html marks it), so that a fresh one is started and watched.
 fn take_started() -> Option<Worker> {
     let window = web_sys::window()?;
     let key = JsValue::from_str("latentlabWorker");
@@ -73,6 +77,12 @@ fn take_started() -> Option<Worker> {
         .dyn_into::<Worker>()
         .ok()?;
     let _ = js_sys::Reflect::delete_property(&window, &key);
+    let failed =
+        js_sys::Reflect::get(&worker, &"latentlabFailed".into()).is_ok_and(|f| f.is_truthy());
+    if failed {
+        worker.terminate();
+        return None;
+    }
     Some(worker)
 }
 

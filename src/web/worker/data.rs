@@ -22,15 +22,20 @@ pub(super) const SERVED: &str = "data/mnist";
 
 impl Worker {
     pub(super) async fn load_served(&self, base: &str) {
+        // Files the user gives meanwhile win: from then on this load says and sets nothing.
+        let user_data = self.user_data.get();
+        let current = || self.user_data.get() == user_data;
         let mut files = Vec::new();
         for name in FILE_NAMES {
             let url = format!("{base}/{name}.gz");
             let progress = |loaded, total| {
-                self.post(Response::DataProgress {
-                    file: name.to_string(),
-                    loaded,
-                    total,
-                })
+                if current() {
+                    self.post(Response::DataProgress {
+                        file: name.to_string(),
+                        loaded,
+                        total,
+                    })
+                }
             };
             let fetched = match prefetched(&self.scope, &url).await {
                 Some(bytes) => {
@@ -40,8 +45,9 @@ impl Worker {
                 None => fetch_with_progress(&self.scope, &url, progress).await,
             };
             match fetched {
-                Ok(bytes) => files.push((format!("{name}.gz"), bytes)),
-                Err(message) => return self.post(Response::DataError { message }),
+                Ok(bytes) if current() => files.push((format!("{name}.gz"), bytes)),
+                Err(message) if current() => return self.post(Response::DataError { message }),
+                _ => return,
             }
         }
         let refs: [(&str, &[u8]); 4] =

@@ -54,6 +54,9 @@ struct ActiveClassifier {
 struct Worker {
     scope: DedicatedWorkerGlobalScope,
     data: RefCell<Option<Rc<Mnist>>>,
+    /// Counts the user's files taken into use: the served data, loading as the worker starts,
+    /// gives way to them (`load_served` stops once this changes) rather than replacing them.
+    user_data: Cell<u32>,
     status: RefCell<BackendStatus>,
     /// The WebGPU device, once initialised (burn's wgpu runtime can only be set up once).
     webgpu: RefCell<Option<Device>>,
@@ -80,6 +83,7 @@ pub fn worker_main(pool: JsValue, cpu_threads: usize) {
     let worker = Rc::new(Worker {
         scope: scope.clone(),
         data: RefCell::new(None),
+        user_data: Cell::new(0),
         status: RefCell::new(BackendStatus {
             active: BackendKind::Cpu,
             webgpu_available: false,
@@ -174,7 +178,10 @@ impl Worker {
                     .map(|f| (f.name, f.bytes.into_vec()))
                     .collect(),
             ) {
-                Ok(mnist) => self.set_data(mnist),
+                Ok(mnist) => {
+                    self.user_data.set(self.user_data.get() + 1);
+                    self.set_data(mnist)
+                }
                 Err(message) => self.post(Response::DataError { message }),
             },
             Request::UseBackend { kind } => self.use_backend(kind).await,
