@@ -22,9 +22,9 @@ const glue = import(threaded ? './pkg/threads/latentlab.js' : './pkg/latentlab.j
 // Rust's loader (src/web/worker/data.rs) takes each URL's bytes from here once and fetches
 // itself any that are missing or failed. The names are `FILE_NAMES` of src/data/mnist.rs, under
 // `SERVED` (data.rs). At low priority: on a slow network the page's module comes first. They
-// stay compressed until Rust inflates them: inflated here, by the
-// browser's DecompressionStream, the 47 MB of training images held up this thread (and the
-// module's start) longer than they saved (README, "Size and start").
+// stay compressed until Rust inflates them: inflated here, by the browser's
+// DecompressionStream, the 47 MB of training images held up this thread (and the module's
+// start) longer than they saved (README, "Size and start").
 const prefetch = new Map(['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
   .map((name) => `data/mnist/${name}.gz`)
   .map((url) => [url, fetch(url, { priority: 'low' }).then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null)]));

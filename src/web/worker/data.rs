@@ -18,16 +18,16 @@ use crate::web::protocol::Response;
 /// Where the server offers MNIST, relative to the worker's script: every worker loads it as it
 /// starts. worker.js has requested the same URLs (`{SERVED}/{name}.gz` for each of
 /// [`FILE_NAMES`]) as it started; this loader fetches any that did not arrive.
-pub(super) const SERVED: &str = "data/mnist";
+const SERVED: &str = "data/mnist";
 
 impl Worker {
-    pub(super) async fn load_served(&self, base: &str) {
+    pub(super) async fn load_served(&self) {
         // Files the user gives meanwhile win: from then on this load says and sets nothing.
         let user_data = self.user_data.get();
         let current = || self.user_data.get() == user_data;
         let mut files = Vec::new();
         for name in FILE_NAMES {
-            let url = format!("{base}/{name}.gz");
+            let url = format!("{SERVED}/{name}.gz");
             let progress = |loaded, total| {
                 if current() {
                     self.post(Response::DataProgress {

@@ -118,7 +118,7 @@ pub fn worker_main(pool: JsValue, cpu_threads: usize) {
     // started (while the page compiled the module), so this does not wait for the page.
     spawn_local({
         let worker = worker.clone();
-        async move { worker.load_served(data::SERVED).await }
+        async move { worker.load_served().await }
     });
     spawn_local(async move {
         let status = worker.choose_initial_backend().await;
